@@ -1,0 +1,172 @@
+"""The embedded default store: one SQLite file, WAL, safe with several worker processes.
+
+Each thread gets its own connection. Expiry is an indexed column, so a sweep is a range
+scan; ``DELETE … RETURNING`` claims records atomically, so two sweepers (or a sweeper
+and a request) never both get the same session. Activity is an ``UPDATE`` of the meta
+columns only, guarded so ``last_active`` never moves backwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from typing import Any, Callable, TypeVar
+
+from .._records import Meta, Record, dump_data, load_data
+from ..exceptions import StoreUnavailable
+from .base import ThreadedAsyncStore
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tether_sessions (
+    key TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    user TEXT,
+    created_at REAL NOT NULL,
+    last_active REAL NOT NULL,
+    idle_expires_at REAL NOT NULL,
+    absolute_expires_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tether_sessions_expiry ON tether_sessions (expires_at);
+CREATE INDEX IF NOT EXISTS tether_sessions_user ON tether_sessions (user) WHERE user IS NOT NULL;
+"""
+
+_COLUMNS = "key, data, user, created_at, last_active, idle_expires_at, absolute_expires_at"
+
+
+def _row_to_record(row: tuple[Any, ...]) -> Record:
+    key, data, user, created, last, idle, absolute = row
+    return Record(key=key, data=load_data(data), meta=Meta(created, last, idle, absolute, user))
+
+
+class SQLiteStore:
+    """Sessions in one SQLite file.
+
+    ``busy_timeout`` (seconds) is how long a call waits for another process's write lock
+    before it gives up with :class:`StoreUnavailable` (the protocol answers 503).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
+        self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._run(lambda db: db.executescript(_SCHEMA))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            if self.path != ":memory:" and os.path.dirname(self.path):
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._connect())
+        except sqlite3.OperationalError as exc:
+            # "database is locked", "unable to open database file", disk I/O errors: the
+            # store is unavailable, which is never the same as "the session ended".
+            raise StoreUnavailable(f"sqlite store {self.path!r}: {exc}", retry_after=1) from exc
+
+    def load(self, key: str) -> Record | None:
+        row = self._run(
+            lambda db: db.execute(f"SELECT {_COLUMNS} FROM tether_sessions WHERE key = ?", (key,)).fetchone()
+        )
+        return None if row is None else _row_to_record(row)
+
+    def save(self, record: Record, *, create: bool = False) -> bool:
+        m = record.meta
+        data = dump_data(record.data)
+        if create:
+            self._run(
+                lambda db: db.execute(
+                    f"INSERT OR REPLACE INTO tether_sessions ({_COLUMNS}, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.key, data, m.user, m.created_at, m.last_active, m.idle_expires_at,
+                     m.absolute_expires_at, m.expires_at),
+                )
+            )
+            return True
+        cursor = self._run(
+            lambda db: db.execute(
+                "UPDATE tether_sessions SET data = ?, user = ?,"
+                " last_active = max(last_active, ?),"
+                " idle_expires_at = max(idle_expires_at, ?),"
+                " expires_at = min(max(idle_expires_at, ?), absolute_expires_at)"
+                " WHERE key = ?",
+                (data, m.user, m.last_active, m.idle_expires_at, m.idle_expires_at, record.key),
+            )
+        )
+        return cursor.rowcount > 0
+
+    def touch(self, key: str, meta: Meta) -> bool:
+        cursor = self._run(
+            lambda db: db.execute(
+                "UPDATE tether_sessions SET"
+                " last_active = max(last_active, ?),"
+                " idle_expires_at = max(idle_expires_at, ?),"
+                " expires_at = min(max(idle_expires_at, ?), absolute_expires_at)"
+                " WHERE key = ?",
+                (meta.last_active, meta.idle_expires_at, meta.idle_expires_at, key),
+            )
+        )
+        return cursor.rowcount > 0
+
+    def delete(self, key: str) -> Record | None:
+        row = self._run(
+            lambda db: db.execute(f"DELETE FROM tether_sessions WHERE key = ? RETURNING {_COLUMNS}", (key,)).fetchone()
+        )
+        return None if row is None else _row_to_record(row)
+
+    def sweep(self, now: float, limit: int = 100) -> list[Record]:
+        rows = self._run(
+            lambda db: db.execute(
+                f"DELETE FROM tether_sessions WHERE key IN (SELECT key FROM tether_sessions"
+                f" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING {_COLUMNS}",
+                (now, limit),
+            ).fetchall()
+        )
+        return [_row_to_record(row) for row in rows]
+
+    def list_by_user(self, user: str) -> list[Record]:
+        rows = self._run(
+            lambda db: db.execute(
+                f"SELECT {_COLUMNS} FROM tether_sessions WHERE user = ? ORDER BY created_at", (user,)
+            ).fetchall()
+        )
+        return [_row_to_record(row) for row in rows]
+
+    def delete_by_user(self, user: str) -> list[Record]:
+        rows = self._run(
+            lambda db: db.execute(f"DELETE FROM tether_sessions WHERE user = ? RETURNING {_COLUMNS}", (user,)).fetchall()
+        )
+        return sorted((_row_to_record(row) for row in rows), key=lambda r: r.meta.created_at)
+
+    def count(self) -> int:
+        return int(self._run(lambda db: db.execute("SELECT count(*) FROM tether_sessions").fetchone()[0]))
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+        self._local = threading.local()
+
+
+class AsyncSQLiteStore(ThreadedAsyncStore):
+    """The async twin: the same file, driven from one worker thread off the event loop."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
+        super().__init__(SQLiteStore(path, busy_timeout=busy_timeout))
+
+
+__all__ = ["SQLiteStore", "AsyncSQLiteStore"]
