@@ -135,7 +135,8 @@ class SQLiteStore:
                 (now, limit),
             ).fetchall()
         )
-        return [_row_to_record(row) for row in rows]
+        # RETURNING gives no order guarantee; report the longest-expired first.
+        return sorted((_row_to_record(row) for row in rows), key=lambda r: r.meta.expires_at)
 
     def list_by_user(self, user: str) -> list[Record]:
         rows = self._run(

@@ -1,0 +1,54 @@
+"""tether: server-side sessions that stay alive while people work and end safely when
+they leave. See the README for a quick start."""
+
+from ._clock import Clock, system_clock
+from ._policy import EndReason, Policy
+from ._protocol import Config, Protocol, Request, Response, Session, run_async, run_sync
+from ._records import Meta, Record, hash_token, new_token
+from .asgi import TetherMiddleware
+from .exceptions import ConfigurationError, CookieTooLarge, StoreUnavailable, TetherError
+from .stores import (
+    AsyncMemoryStore,
+    AsyncSQLiteStore,
+    AsyncStore,
+    MemoryStore,
+    SQLiteStore,
+    Store,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # configuration
+    "Policy",
+    "Config",
+    "Clock",
+    "system_clock",
+    # sessions
+    "Session",
+    "Meta",
+    "Record",
+    "EndReason",
+    "new_token",
+    "hash_token",
+    # stores
+    "Store",
+    "AsyncStore",
+    "MemoryStore",
+    "AsyncMemoryStore",
+    "SQLiteStore",
+    "AsyncSQLiteStore",
+    # adapters and the sans-I/O core
+    "TetherMiddleware",
+    "Protocol",
+    "Request",
+    "Response",
+    "run_sync",
+    "run_async",
+    # errors
+    "TetherError",
+    "ConfigurationError",
+    "StoreUnavailable",
+    "CookieTooLarge",
+]

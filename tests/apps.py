@@ -1,0 +1,68 @@
+"""The same small app on every adapter, for the one protocol conformance suite.
+
+Routes (besides tether's own endpoints):
+- ``GET /whoami``: JSON ``{"user", "data", "ended"}``; ``/api/poll/...`` is the same
+  page under a configured passive path.
+- ``POST /login`` (JSON ``{"user": ...}``): sign in; ``POST /logout``: sign out.
+- ``POST /data`` (JSON object): merge into the session data.
+
+A factory takes ``(store, clock, **config)`` with a *sync* store and returns an
+``httpx.Client``-like client whose base URL is ``http://testserver``. Other adapters
+register their factory in ``FACTORIES``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from tether import TetherMiddleware
+
+PASSIVE = ["/api/poll"]
+
+
+async def whoami(request: Request) -> JSONResponse:
+    handle = request.scope["tether"]
+    return JSONResponse({"user": handle.user, "data": dict(request.session), "ended": handle.ended_reason})
+
+
+async def login(request: Request) -> JSONResponse:
+    body = await request.json()
+    request.scope["tether"].login(body["user"])
+    return JSONResponse({"ok": True})
+
+
+async def logout(request: Request) -> JSONResponse:
+    request.scope["tether"].logout()
+    return JSONResponse({"ok": True})
+
+
+async def data(request: Request) -> JSONResponse:
+    request.session.update(await request.json())
+    return JSONResponse({"ok": True})
+
+
+def starlette_app(store: Any, clock: Any, **config: Any) -> Any:
+    app = Starlette(
+        routes=[
+            Route("/whoami", whoami),
+            Route("/api/poll/whoami", whoami),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/data", data, methods=["POST"]),
+        ]
+    )
+    config.setdefault("passive_paths", PASSIVE)
+    return TetherMiddleware(app, store=store, clock=clock, sweep_interval=None, **config)
+
+
+def asgi_client(store: Any, clock: Any, **config: Any) -> TestClient:
+    return TestClient(starlette_app(store, clock, **config), base_url="http://testserver")
+
+
+FACTORIES: dict[str, Callable[..., Any]] = {"asgi": asgi_client}
