@@ -226,7 +226,7 @@ class Protocol:
         retry = exc.retry_after if exc is not None else self.config.retry_after
         return self.error(503, "session store unavailable, try again shortly", [("retry-after", str(retry))])
 
-    def _cross_site_refusal(self, request: Request) -> str | None:
+    def cross_site_refusal(self, request: Request) -> str | None:
         """Why a state-changing request is refused as not same-origin, or None (DESIGN §4)."""
         headers = request.headers
         site = headers.get("sec-fetch-site")
@@ -323,7 +323,7 @@ class Protocol:
         if name == "tether.js":
             return self.script(request)
         if method == "POST":
-            refusal = self._cross_site_refusal(request)
+            refusal = self.cross_site_refusal(request)
             if refusal:
                 return self.error(403, refusal)
             content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()

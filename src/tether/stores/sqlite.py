@@ -73,7 +73,7 @@ class SQLiteStore:
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return work(self._connect())
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             # "database is locked", "unable to open database file", disk I/O errors: the
             # store is unavailable, which is never the same as "the session ended".
             raise StoreUnavailable(f"sqlite store {self.path!r}: {exc}", retry_after=1) from exc

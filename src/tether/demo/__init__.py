@@ -1,0 +1,1 @@
+"""The demo site: the same pages through each framework adapter (DESIGN §8)."""

@@ -1,0 +1,41 @@
+// The demo's status panel: counts down from the server's numbers and re-reads them
+// (passively: GET status never extends) whenever tether reports a change.
+(function () {
+  "use strict";
+  var panel = document.getElementById("live");
+  if (!panel) return;
+  var idleEl = document.getElementById("live-idle");
+  var absEl = document.getElementById("live-absolute");
+  var stateEl = document.getElementById("live-state");
+  var beatsEl = document.getElementById("live-beats");
+  var beats = 0;
+  var base = Date.now();
+  var idle = parseFloat(panel.dataset.idle);
+  var absolute = parseFloat(panel.dataset.absolute);
+
+  function show() {
+    var gone = (Date.now() - base) / 1000;
+    idleEl.textContent = String(Math.max(0, Math.round(Math.min(idle, absolute) - gone)));
+    absEl.textContent = String(Math.max(0, Math.round(absolute - gone)));
+  }
+  function refresh() {
+    fetch(panel.dataset.statusUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        stateEl.textContent = body.state + (body.reason ? " (" + body.reason + ")" : "");
+        if (body.state === "active") {
+          base = Date.now();
+          idle = body.idle_remaining;
+          absolute = body.absolute_remaining;
+          show();
+        }
+      })
+      .catch(function () { stateEl.textContent = "offline"; });
+  }
+  document.addEventListener("tether:beat", function () { beats += 1; beatsEl.textContent = String(beats); refresh(); });
+  ["tether:extended", "tether:warning", "tether:online", "tether:offline", "tether:expired", "tether:ended"].forEach(function (name) {
+    document.addEventListener(name, function () { stateEl.textContent = name.slice(7); refresh(); });
+  });
+  show();
+  setInterval(show, 1000);
+})();

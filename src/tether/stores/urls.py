@@ -1,0 +1,41 @@
+"""Store URLs for the command line and the demo (DESIGN §8).
+
+``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``,
+``redis://host:port/db`` (and ``rediss://``). Libraries should pass store instances;
+URLs exist for the places where a person types a string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..exceptions import ConfigurationError
+
+
+def open_store(url: str, *, asynchronous: bool = False) -> Any:
+    """A store for ``url``, sync by default or its async twin."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from .memory import AsyncMemoryStore, MemoryStore
+
+        return AsyncMemoryStore() if asynchronous else MemoryStore()
+    if scheme == "sqlite":
+        rest = url[len("sqlite://"):]
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigurationError(f"{url!r}: write sqlite:///relative.db or sqlite:////absolute.db")
+        path = rest[1:]  # one slash is the separator; a second one makes the path absolute
+        from .sqlite import AsyncSQLiteStore, SQLiteStore
+
+        return AsyncSQLiteStore(path) if asynchronous else SQLiteStore(path)
+    if scheme in ("redis", "rediss", "valkey", "valkeys"):
+        try:
+            from . import redis as redis_store
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigurationError(f"{url!r} needs the redis extra: pip install 'tether[redis]'") from exc
+        cls = redis_store.AsyncRedisStore if asynchronous else redis_store.RedisStore
+        return cls.from_url(url.replace("valkey", "redis", 1))
+    raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db or redis://host:port/db")
+
+
+__all__ = ["open_store"]

@@ -1,0 +1,93 @@
+"""ASGI-specific behaviour: the lifespan sweeper, websockets, store wrapping."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+
+from tether import MemoryStore, Policy, TetherMiddleware
+from tether.stores import SQLiteStore
+from tether.stores.base import InlineAsyncStore, ThreadedAsyncStore
+from tether.testing import FakeClock, make_record
+
+POLICY = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)
+
+
+def test_lifespan_sweeper_reports_sessions_that_expired_without_a_request():
+    clock = FakeClock()
+    store = MemoryStore()
+    expired = [make_record(clock.now - 700, user=f"u{i}", policy=POLICY) for i in range(3)]
+    alive = make_record(clock.now, user="live", policy=POLICY)
+    for record in (*expired, alive):
+        store.save(record, create=True)
+    ended: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def on_end(record, reason):
+        ended.append((record.meta.user, reason))
+        if len(ended) == 3:
+            done.set()
+
+    app = TetherMiddleware(Starlette(), store=store, policy=POLICY, clock=clock, on_end=on_end, sweep_interval=0.01)
+    with TestClient(app):
+        assert done.wait(10), "the sweeper did not run"
+    assert sorted(ended) == [("u0", "idle"), ("u1", "idle"), ("u2", "idle")]
+    assert store.load(alive.key) is not None and store.count() == 1
+
+
+def test_sweep_runs_in_batches_until_done():
+    clock = FakeClock()
+    store = MemoryStore()
+    for i in range(250):
+        store.save(make_record(clock.now - 700 - i, policy=POLICY), create=True)
+    ended = []
+    app = TetherMiddleware(Starlette(), store=store, policy=POLICY, clock=clock, on_end=lambda r, why: ended.append(why))
+    assert asyncio.run(app.sweep(limit=100)) == 250
+    assert ended == ["idle"] * 250 and store.count() == 0
+
+
+def test_async_on_end_hook_is_awaited():
+    clock = FakeClock()
+    store = MemoryStore()
+    store.save(make_record(clock.now - 700, policy=POLICY), create=True)
+    seen = []
+
+    async def on_end(record, reason):
+        await asyncio.sleep(0)
+        seen.append(reason)
+
+    app = TetherMiddleware(Starlette(), store=store, policy=POLICY, clock=clock, on_end=on_end)
+    assert asyncio.run(app.sweep()) == 1 and seen == ["idle"]
+
+
+def test_websocket_sees_the_session_without_sliding_it():
+    clock = FakeClock()
+    store = MemoryStore()
+
+    async def ws(websocket):
+        await websocket.accept()
+        await websocket.send_json({"user": websocket.scope["tether"].user})
+        await websocket.close()
+
+    inner = Starlette(routes=[WebSocketRoute("/ws", ws)])
+    app = TetherMiddleware(inner, store=store, policy=POLICY, clock=clock, sweep_interval=None)
+    record = make_record(clock.now, user="ada", policy=POLICY)
+    from tether import new_token, hash_token
+
+    token = new_token()
+    record.key = hash_token(token)
+    store.save(record, create=True)
+    clock.advance(100)
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws", headers={"Cookie": f"tether={token}"}) as conn:
+            assert conn.receive_json() == {"user": "ada"}
+    assert store.load(record.key).meta.last_active == record.meta.last_active
+
+
+def test_sync_stores_are_wrapped_off_the_loop(tmp_path):
+    assert type(TetherMiddleware(Starlette(), store=MemoryStore()).store) is InlineAsyncStore
+    assert isinstance(TetherMiddleware(Starlette(), store=SQLiteStore(tmp_path / "x.db")).store, ThreadedAsyncStore)
