@@ -66,3 +66,23 @@ def asgi_client(store: Any, clock: Any, **config: Any) -> TestClient:
 
 
 FACTORIES: dict[str, Callable[..., Any]] = {"asgi": asgi_client}
+
+
+def _register_wsgi_adapters() -> None:
+    """The WSGI middleware, Flask and Django run the same suite (tests/frameworks/)."""
+    from importlib.util import find_spec
+
+    from .frameworks.wsgi_app import wsgi_client
+
+    FACTORIES["wsgi"] = wsgi_client
+    if find_spec("flask") is not None and find_spec("tests.frameworks.flask_app") is not None:
+        from .frameworks.flask_app import flask_client
+
+        FACTORIES["flask"] = flask_client
+    if find_spec("django") is not None and find_spec("tests.frameworks.django_app") is not None:
+        from .frameworks.django_app import django_client
+
+        FACTORIES["django"] = django_client
+
+
+_register_wsgi_adapters()
