@@ -6,7 +6,7 @@ from ._policy import EndReason, Policy
 from ._protocol import Config, Protocol, Request, Response, Session, run_async, run_sync
 from ._records import Meta, Record, hash_token, new_token
 from .asgi import TetherMiddleware
-from .exceptions import ConfigurationError, CookieTooLarge, StoreUnavailable, TetherError
+from .exceptions import ConfigurationError, StoreUnavailable, TetherError
 from .stores import (
     AsyncMemoryStore,
     AsyncSQLiteStore,
@@ -50,5 +50,4 @@ __all__ = [
     "TetherError",
     "ConfigurationError",
     "StoreUnavailable",
-    "CookieTooLarge",
 ]

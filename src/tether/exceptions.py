@@ -4,9 +4,8 @@ Hierarchy::
 
     TetherError
     ├── ConfigurationError      bad settings, raised at start-up, never per request
-    ├── StoreUnavailable        the store cannot be reached or is locked: callers answer
-    │                           503 with Retry-After, never "ended"
-    └── CookieTooLarge          a signed cookie would exceed the browser limit
+    └── StoreUnavailable        the store cannot be reached or is locked: callers answer
+                                503 with Retry-After, never "ended"
 """
 
 from __future__ import annotations
@@ -32,13 +31,4 @@ class StoreUnavailable(TetherError):
         self.retry_after = retry_after
 
 
-class CookieTooLarge(TetherError):
-    """A cookie would exceed ``limit`` bytes (browsers drop larger ones silently)."""
-
-    def __init__(self, size: int, limit: int = 4096):
-        super().__init__(f"cookie would be {size} bytes; the limit is {limit}")
-        self.size = size
-        self.limit = limit
-
-
-__all__ = ["TetherError", "ConfigurationError", "StoreUnavailable", "CookieTooLarge"]
+__all__ = ["TetherError", "ConfigurationError", "StoreUnavailable"]
