@@ -131,8 +131,10 @@ def test_cli_sessions(tmp_path):
     assert swept.returncode == 0 and "1 expired session(s) swept" in swept.stdout
     assert log.read_text() == "bob idle\n"
 
-    out = run_cli("sessions", "--store", url, "revoke", "--key", live[0].key)
+    out = subprocess.run([sys.executable, "-m", "tether", "sessions", "--store", url, "revoke", "--key", live[0].key,
+                          "--on-end", "hooks:on_end"], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0 and "1 session(s) revoked" in out.stdout
+    assert log.read_text() == "bob idle\nada revoked\n"
     assert run_cli("sessions", "--store", url, "revoke", "--user", "ada").stdout.strip() == "1 session(s) revoked"
     assert store.count() == 0
 

@@ -381,7 +381,25 @@ class Protocol:
             return Response(304, headers)
         return Response(200, headers, b"" if request.method.upper() == "HEAD" else source)
 
-    # -- the sweeper -------------------------------------------------------------------------
+    # -- revoking and sweeping ---------------------------------------------------------------
+
+    def revoke(self, key: str | None = None, *, user: str | None = None) -> Generator[Op, Any, int]:
+        """End one session by store key, or every session of ``user`` (reason ``revoked``).
+
+        The revoked browser learns it at its next request: its token is unknown (401 ``none``).
+        """
+        if (key is None) == (user is None):
+            raise ValueError("revoke() takes a key or a user, not both")
+        if key is not None:
+            claimed = yield ("delete", key)
+            records = [claimed] if claimed is not None else []
+        else:
+            records = yield ("delete_by_user", user)
+        if self.config.on_end is not None:
+            for record in records:
+                yield ("on_end", record, "revoked")
+        return len(records)
+
 
     def sweep(self, limit: int = 100) -> Generator[Op, Any, int]:
         """Claim one batch of expired sessions and report each end. Returns the count."""

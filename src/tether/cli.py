@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     who = revoke.add_mutually_exclusive_group(required=True)
     who.add_argument("--user")
     who.add_argument("--key", help="the store key (token hash), as `list` prints it")
+    revoke.add_argument("--on-end", metavar="MODULE:FUNC", help="call FUNC(record, 'revoked') for each")
     sweep = actions.add_parser("sweep", help="claim expired sessions and report their end (cron-friendly)")
     sweep.add_argument("--on-end", metavar="MODULE:FUNC", help="call FUNC(record, reason) for each ended session")
     sweep.add_argument("--batch", type=int, default=500)
@@ -129,15 +130,12 @@ def run_sessions(args: argparse.Namespace) -> int:
                 print(f"{total} session(s) stored")
                 return 0
         elif args.action == "revoke":
-            if args.user:
-                removed = store.delete_by_user(args.user)
-            else:
-                one = store.delete(args.key)
-                removed = [one] if one is not None else []
-            out = [{"revoked": len(removed)}]
+            hook = _load_hook(args.on_end)
+            count = run_sync(Protocol(Config(on_end=hook)).revoke(args.key, user=args.user), store, hook)
+            out = [{"revoked": count}]
             if not args.json:
-                print(f"{len(removed)} session(s) revoked")
-                return 0 if removed else 1
+                print(f"{count} session(s) revoked")
+                return 0 if count else 1
         elif args.action == "sweep":
             hook = _load_hook(args.on_end)
             protocol = Protocol(Config(on_end=hook))

@@ -87,9 +87,7 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
             record = await middleware.store.load(key) if key else None
             if record is None or record.meta.user != session.user:
                 return page(request, "error.html", 404, status=404, message="No such session of yours.")
-            claimed = await middleware.store.delete(key)
-            if claimed is not None:
-                log_end(claimed, "revoked")
+            await middleware.revoke(key)
             if session.record is not None and key == session.record.key:
                 session.logout()
                 return RedirectResponse("/login", status_code=303)
