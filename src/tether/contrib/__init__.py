@@ -1,0 +1,1 @@
+"""Framework integrations: thin glue over the WSGI/ASGI middlewares and the protocol."""
