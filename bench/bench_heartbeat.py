@@ -1,0 +1,260 @@
+"""What does tether's heartbeat cost? req/s under uvicorn, against a bare ASGI endpoint.
+
+Serves, each in its own uvicorn process (one worker, no access log, pinned to one core):
+
+- ``bare``: a plain ASGI endpoint answering the heartbeat's exact headers and JSON body;
+- tether's ``POST /_tether/heartbeat`` (TetherMiddleware around a trivial app) with the
+  memory store and with the SQLite store (a temp file), each in two cases:
+  ``no write``: heartbeats inside ``touch_granularity`` (the default, 60 s) load the
+  session and write nothing; ``writes``: ``touch_granularity=0``, so every heartbeat
+  also does its one meta-only ``touch`` — the cost of a heartbeat that really slides the
+  idle expiry, which is what a browser sending one heartbeat per minute or less causes.
+
+Each connection of the load client (another process, pinned to the other core) has its
+own signed-in session, made through the app's ``POST /login`` before each round. Cases
+are loaded in turns (``--rounds`` × ``--duration`` s each, after a warm-up) and the
+median round is reported, so a burst of noise from another process hits every case alike.
+
+Before the load, an in-process check counts store calls per heartbeat with
+``tether.testing.CountingStore``: one ``load``, and a ``touch`` only past the granularity.
+
+    .venv/bin/python bench/bench_heartbeat.py [--duration 2] [--rounds 3] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (  # noqa: E402
+    LoadResult,
+    LoadSpec,
+    cookie_from,
+    cpu_plan,
+    http_impl,
+    loop_impl,
+    print_table,
+    request,
+    run_load,
+    serve,
+)
+
+HEARTBEAT = "/_tether/heartbeat"
+
+# -- the apps (uvicorn factories, configured through the environment) -------------------------
+
+_BARE_BODY = json.dumps(
+    {"state": "active", "idle_remaining": 1199.994, "absolute_remaining": 43187.123,
+     "idle_timeout": 1200, "warn_before": 120},
+    separators=(",", ":"),
+).encode()
+_BARE_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def bare_app() -> Any:
+    """The baseline: reads the request body, answers the heartbeat's headers and body."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "POST":
+            while (await receive()).get("more_body"):
+                pass
+        await send({"type": "http.response.start", "status": 200, "headers": _BARE_HEADERS})
+        await send({"type": "http.response.body", "body": _BARE_BODY})
+
+    return app
+
+
+def _inner_app() -> Any:
+    """The app behind the middleware: ``POST /login`` signs in; anything else is 200."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/login" and scope["method"] == "POST":
+            scope["tether"].login("bench-user")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    return app
+
+
+def tether_app() -> Any:
+    """TetherMiddleware with ``BENCH_STORE`` (memory | sqlite at ``BENCH_DB``) and
+    ``BENCH_GRANULARITY`` seconds (empty: the policy's default)."""
+    from tether import Policy, TetherMiddleware
+    from tether.stores import MemoryStore
+    from tether.stores.sqlite import AsyncSQLiteStore
+
+    kind = os.environ.get("BENCH_STORE", "memory")
+    store: Any = MemoryStore() if kind == "memory" else AsyncSQLiteStore(os.environ["BENCH_DB"])
+    granularity = os.environ.get("BENCH_GRANULARITY") or None
+    policy = Policy(touch_granularity=None if granularity is None else float(granularity))
+    return TetherMiddleware(_inner_app(), store=store, policy=policy, sweep_interval=None)
+
+
+# -- the in-process store-call check ----------------------------------------------------------
+
+
+async def _asgi(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict[str, str]]:
+    sent: list[dict[str, Any]] = []
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if done:
+            await asyncio.sleep(3600)
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    await app(scope, receive, send)
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+def count_store_calls(tmpdir: str) -> list[str]:
+    """Store calls per heartbeat, inside and past the granularity, for memory and SQLite."""
+    from tether import Policy, TetherMiddleware
+    from tether.stores import MemoryStore, SQLiteStore
+    from tether.testing import CountingStore, FakeClock
+
+    lines = []
+    for name, inner in (("memory", MemoryStore()), ("sqlite", SQLiteStore(os.path.join(tmpdir, "count.db")))):
+        clock = FakeClock()
+        store = CountingStore(inner)
+        policy = Policy()
+        app = TetherMiddleware(_inner_app(), store=store, policy=policy, clock=clock, sweep_interval=None)
+
+        async def scenario() -> tuple[dict[str, int], dict[str, int]]:
+            _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
+            cookie = headers["set-cookie"].split(";", 1)[0]
+            beat = {"host": "bench", "origin": "http://bench", "content-type": "application/json", "cookie": cookie}
+            store.reset()
+            clock.advance(policy.granularity / 2)
+            status, _ = await _asgi(app, "POST", HEARTBEAT, beat, b"{}")
+            assert status == 200, status
+            inside = dict(store.calls)
+            store.reset()
+            clock.advance(policy.granularity)
+            status, _ = await _asgi(app, "POST", HEARTBEAT, beat, b"{}")
+            assert status == 200, status
+            return inside, dict(store.calls)
+
+        inside, past = asyncio.run(scenario())
+        assert inside == {"load": 1}, inside
+        assert past == {"load": 1, "touch": 1}, past
+        lines.append(f"- {name}: heartbeat inside granularity → {inside}; past it → {past}")
+        inner.close()
+    return lines
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def sign_in(url: str, n: int) -> list[str]:
+    """``n`` fresh sessions through the app's login route; returns Cookie header values."""
+    cookies = []
+    for _ in range(n):
+        status, headers, _ = request(url + "/login", "POST", {"content-type": "application/json"}, b"{}")
+        assert status == 200, status
+        cookies.append(cookie_from(headers, "tether"))
+    return cookies
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=2.0, help="seconds of load per case per round (default 2)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; each case is reported at its median round (default 3)")
+    p.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load before each round (default 0.5)")
+    p.add_argument("--concurrency", type=int, default=32, help="keep-alive connections, one session each (default 32)")
+    p.add_argument("--only", default="", help="comma-separated case names to run (bare always runs)")
+    args = p.parse_args(argv)
+
+    server_core, client_core = cpu_plan()
+    tmpdir = tempfile.mkdtemp(prefix="tether-bench-")
+    print("## Store calls per heartbeat (in process, tether.testing.CountingStore)\n")
+    for line in count_store_calls(tmpdir):
+        print(line)
+
+    cases: list[tuple[str, str, dict[str, str]]] = [
+        ("bare ASGI endpoint", "bench_heartbeat:bare_app", {}),
+        ("memory, no write", "bench_heartbeat:tether_app", {"BENCH_STORE": "memory"}),
+        ("memory, writes", "bench_heartbeat:tether_app", {"BENCH_STORE": "memory", "BENCH_GRANULARITY": "0"}),
+        ("sqlite, no write", "bench_heartbeat:tether_app",
+         {"BENCH_STORE": "sqlite", "BENCH_DB": os.path.join(tmpdir, "nowrite.db")}),
+        ("sqlite, writes", "bench_heartbeat:tether_app",
+         {"BENCH_STORE": "sqlite", "BENCH_DB": os.path.join(tmpdir, "writes.db"), "BENCH_GRANULARITY": "0"}),
+    ]
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",")}
+        cases = [c for c in cases if c[0] in wanted or c[1].endswith("bare_app")]
+
+    results: dict[str, list[LoadResult]] = {name: [] for name, _, _ in cases}
+    with ExitStack() as stack:
+        servers = {name: stack.enter_context(serve(app, env=env)) for name, app, env in cases}
+        for r in range(args.rounds):
+            for name, app, _ in cases:
+                server = servers[name]
+                url = server.url
+                cookies = [] if app.endswith("bare_app") else sign_in(url, args.concurrency)
+                spec = LoadSpec(
+                    url=url + HEARTBEAT,
+                    method="POST",
+                    headers={"Content-Type": "application/json", "Origin": url},
+                    body="{}",
+                    cookies=cookies,
+                    duration=args.duration,
+                    warmup=args.warmup,
+                    concurrency=args.concurrency,
+                )
+                result = run_load(spec, server=server)
+                results[name].append(result)
+                print(f"  round {r + 1}: {name}: {result.rps:,.0f} req/s", file=sys.stderr, flush=True)
+
+    rows = []
+    for name, runs in results.items():
+        median = sorted(runs, key=lambda x: x.rps)[len(runs) // 2]
+        rows.append((name, median))
+    print(
+        f"\n## Heartbeat req/s (median of {args.rounds} rounds × {args.duration:g} s, {args.concurrency} connections)\n"
+    )
+    print(f"Python {platform.python_version()}, uvicorn http={http_impl()} loop={loop_impl()}, "
+          f"{os.cpu_count()} CPUs; server pinned to core {server_core}, client to core {client_core}.\n")
+    print_table(rows)
+    spread = "; ".join(
+        f"{name}: {min(r.rps for r in runs):,.0f}–{max(r.rps for r in runs):,.0f}" for name, runs in results.items()
+    )
+    print(f"\nround spread (req/s): {spread}")
+    bad = [name for name, r in rows if set(r.statuses) != {200} or r.errors]
+    if bad:
+        print(f"\nWARNING: non-200 answers or connection errors in: {', '.join(bad)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
