@@ -494,3 +494,16 @@ def test_store_keeps_only_the_hash(server):
     token = server.login()
     assert server.store.load(token) is None
     assert server.record(token) is not None
+
+
+def test_per_user_policy(store, clock):
+    admin = Policy(idle_timeout=120, absolute_timeout=600, warn_before=30)
+    policy_for = lambda user: admin if user == "root" else POLICY  # noqa: E731
+    with FACTORIES["asgi"](store, clock, policy=POLICY, policy_for=policy_for) as client:
+        client.post("/login", json={"user": "root"})
+        body = client.get("/_tether/status").json()
+        assert (body["idle_timeout"], body["warn_before"], body["absolute_remaining"]) == (120, 30, 600.0)
+        clock.advance(120)
+        assert client.get("/_tether/status").json() == {"state": "ended", "reason": "idle"}
+        client.post("/login", json={"user": "ada"})
+        assert client.get("/_tether/status").json()["idle_timeout"] == 600

@@ -50,6 +50,9 @@ class Config:
       subdomain, or the public origin when a proxy changes scheme or host).
     - ``on_end(record, reason)``: called once per ended session (sync or async callable).
     - ``login_url``: where the browser client sends people whose session ended.
+    - ``policy_for(user)``: a per-user policy (e.g. shorter timeouts for administrators);
+      called with the signed-in user id (None for anonymous sessions). The browser always
+      learns the policy in force from the server's answers.
     """
 
     policy: Policy = field(default_factory=Policy)
@@ -62,6 +65,7 @@ class Config:
     trusted_origins: Sequence[str] = ()
     login_url: str = "/login"
     on_end: OnEnd | None = None
+    policy_for: Callable[[str | None], Policy] | None = None
     clock: Clock = system_clock
     retry_after: int = 5
     max_body: int = 4096
@@ -165,7 +169,7 @@ class Session:
 
     def state(self) -> dict[str, Any]:
         """The status body as of this request: what the page's script starts from."""
-        policy = self._protocol.config.policy
+        policy = self._protocol.policy_of(self.user)
         if self._login is not None:
             return policy.state(policy.start(self.now, self._login), self.now)
         if self.record is None or self._logout:
@@ -187,6 +191,9 @@ class Protocol:
         self._script: tuple[bytes, str] | None = None
 
     # -- small helpers -------------------------------------------------------------------
+
+    def policy_of(self, user: str | None) -> Policy:
+        return self.policy if self.config.policy_for is None else self.config.policy_for(user)
 
     def is_endpoint(self, path: str) -> bool:
         return path.startswith(self._endpoint_prefix)
@@ -261,14 +268,15 @@ class Protocol:
         if record is None:
             # Strict mode: an unknown token is never adopted; the cookie is cleared.
             return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
-        reason = self.policy.end_reason(record.meta, now)
+        policy = self.policy_of(record.meta.user)
+        reason = policy.end_reason(record.meta, now)
         if reason is not None:
             yield from self._end(key, reason)
             return Session(self, None, now=now, secure=secure, ended_reason=reason, clear_cookie=True)
         if passive is None:
             passive = self.is_passive(request)
-        if not passive and self.policy.wants_touch(record.meta, now):
-            meta = self.policy.touched(record.meta, now)
+        if not passive and policy.wants_touch(record.meta, now):
+            meta = policy.touched(record.meta, now)
             if not (yield ("touch", key, meta)):
                 # Ended by another request (logout, revoke) between our load and touch.
                 return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
@@ -300,7 +308,7 @@ class Protocol:
             if record is not None:
                 yield ("delete", record.key)
             token = new_token()
-            meta = self.policy.start(self.config.clock(), session._login)
+            meta = self.policy_of(session._login).start(self.config.clock(), session._login)
             yield ("create", Record(hash_token(token), meta, session.data))
             return [self._set(token, secure)]
         if record is not None:
