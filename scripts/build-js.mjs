@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Build src/tether/static/tether.min.js from tether.js with terser (pinned in
+// package-lock.json). The first line of the output records the SHA-256 of the source, so
+// a test can tell a stale minified file without Node: tests/browser/test_build.py.
+//
+//   npm ci && npm run build      rewrite tether.min.js
+//   npm run check                exit 1 if tether.min.js is not what the build makes
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { minify } from "terser";
+
+const dir = new URL("../src/tether/static/", import.meta.url);
+const source = readFileSync(new URL("tether.js", dir), "utf8");
+const digest = createHash("sha256").update(source).digest("hex");
+const result = await minify(source, {
+  ecma: 2020,
+  compress: { passes: 2 },
+  mangle: true,
+  format: { comments: false },
+});
+const out = `/*! tether.js | source sha256 ${digest} */\n${result.code}\n`;
+const target = new URL("tether.min.js", dir);
+if (process.argv.includes("--check")) {
+  let current = "";
+  try {
+    current = readFileSync(target, "utf8");
+  } catch {}
+  if (current !== out) {
+    console.error("tether.min.js is out of date: run `npm run build`");
+    process.exit(1);
+  }
+} else {
+  writeFileSync(target, out);
+}
+console.log(`tether.min.js: ${out.length} bytes, ${gzipSync(out, { level: 9 }).length} bytes gzipped`);
