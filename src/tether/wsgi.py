@@ -116,16 +116,13 @@ class TetherMiddleware:
         self.config = config
         self.store = as_sync_store(store)
         self.sweep_interval = sweep_interval
-        self._sweeper_pid: int | None = None
-        self._sweeper_lock = threading.Lock()
-        self._stop = threading.Event()
+        self.sweeper = Sweeper(self.sweep, sweep_interval)
 
     def run(self, gen: Any) -> Any:
         return run_sync(gen, self.store, self.config.on_end)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if self.sweep_interval and self._sweeper_pid != os.getpid():
-            self._start_sweeper()
+        self.sweeper.ensure()
         request = request_from_environ(environ)
         protocol = self.protocol
         if protocol.is_endpoint(request.path):
@@ -189,20 +186,35 @@ class TetherMiddleware:
             if count < limit:
                 return total
 
-    def stop_sweeper(self) -> None:
+
+class Sweeper:
+    """A daemon thread that calls ``sweep()`` every ``interval`` seconds.
+
+    Started by :meth:`ensure` on the first request of each process, so a forking server
+    (gunicorn, uWSGI) gets one per worker rather than one in the parent that dies at fork.
+    """
+
+    def __init__(self, sweep: Callable[[], int], interval: float | None):
+        self.sweep = sweep
+        self.interval = interval
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def ensure(self) -> None:
+        if self.interval and self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pid = os.getpid()
+                    self._stop = threading.Event()
+                    threading.Thread(target=self._forever, args=(self._stop,), name="tether-sweeper", daemon=True).start()
+
+    def stop(self) -> None:
         self._stop.set()
 
-    def _start_sweeper(self) -> None:
-        with self._sweeper_lock:
-            if self._sweeper_pid == os.getpid():
-                return
-            self._sweeper_pid = os.getpid()
-            self._stop = threading.Event()
-            threading.Thread(target=self._sweep_forever, args=(self._stop,), name="tether-sweeper", daemon=True).start()
-
-    def _sweep_forever(self, stop: threading.Event) -> None:
-        assert self.sweep_interval
-        while not stop.wait(self.sweep_interval):
+    def _forever(self, stop: threading.Event) -> None:
+        assert self.interval
+        while not stop.wait(self.interval):
             try:
                 self.sweep()
             except StoreUnavailable as exc:
@@ -237,4 +249,4 @@ def _close(result: Iterable[bytes]) -> None:
         close()
 
 
-__all__ = ["TetherMiddleware", "request_from_environ", "read_body", "respond", "as_sync_store"]
+__all__ = ["TetherMiddleware", "Sweeper", "request_from_environ", "read_body", "respond", "as_sync_store"]

@@ -1,0 +1,78 @@
+"""``settings.TETHER``, read once into a protocol and a store (re-read only when a test
+overrides the setting)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+
+from ..._cookies import cookie_name
+from ..._protocol import Protocol, Request, Response, Session, run_sync
+from ...wsgi import Sweeper, as_sync_store, request_from_environ
+from .._settings import build_settings
+
+
+class Runtime:
+    """The protocol, the sync store and the sweeper of this process."""
+
+    def __init__(self, values: dict[str, Any]):
+        built = build_settings({k.lower(): v for k, v in values.items()}, lambda key: f"TETHER[{key!r}]")
+        self.protocol = Protocol(built.config)
+        self.config = built.config
+        self.store = as_sync_store(built.store)
+        self.sweeper = Sweeper(self.sweep, built.sweep_interval)
+
+    def run(self, gen: Any) -> Any:
+        return run_sync(gen, self.store, self.config.on_end)
+
+    def sweep(self, limit: int = 100) -> int:
+        total = 0
+        while (count := self.run(self.protocol.sweep(limit))) == limit:
+            total += count
+        return total + count
+
+    def open_token(self, token: str | None) -> Session:
+        """The session of a token that came from Django rather than a request (the test
+        client's ``login()``, scripts): read through the protocol, never counted as activity."""
+        secure = bool(self.config.secure)
+        name = cookie_name(self.config.cookie_name, secure=secure, path=self.config.cookie_path)
+        headers = {"cookie": f"{name}={token}"} if token else {}
+        request = Request("GET", self.config.cookie_path, scheme="https" if secure else "http", headers=headers)
+        return self.run(self.protocol.open(request, passive=True))
+
+
+@functools.lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    return Runtime(getattr(settings, "TETHER", {}))
+
+
+@receiver(setting_changed)
+def _reread(setting: str, **kwargs: Any) -> None:
+    if setting == "TETHER" and runtime.cache_info().currsize:
+        runtime().sweeper.stop()
+        runtime.cache_clear()
+
+
+def request_facts(request: HttpRequest) -> Request:
+    """The protocol's view of a Django request; the scheme as Django sees it (so
+    ``SECURE_PROXY_SSL_HEADER`` applies), paths relative to the script prefix."""
+    return dataclasses.replace(request_from_environ(request.META), scheme=request.scheme, path=request.path_info)
+
+
+def to_django(response: Response) -> HttpResponse:
+    out = HttpResponse(response.body, status=response.status)
+    for name, value in response.headers:
+        if name.lower() == "set-cookie":
+            out.cookies.load(value)
+        else:
+            out[name] = value
+    return out
+
+
+__all__ = ["Runtime", "runtime", "request_facts", "to_django"]

@@ -1,0 +1,65 @@
+"""The middleware: put it where Django's ``SessionMiddleware`` was.
+
+Per request it opens the tether session through the protocol (both timeouts enforced,
+activity slid at most once per granularity), hands it to Django as ``request.session``
+and, when the response leaves, stores what changed and sets the cookie. It subclasses
+``SessionMiddleware`` only so that Django's checks (e.g. the admin's) recognise it; it
+shares none of its code. Sync and async capable (Django's ``MiddlewareMixin``: under
+ASGI the store calls run in a thread).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
+
+from ...exceptions import StoreUnavailable
+from .conf import request_facts, runtime, to_django
+from .session import SessionStore
+
+logger = logging.getLogger("tether")
+
+
+class TetherMiddleware(SessionMiddleware):
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        MiddlewareMixin.__init__(self, get_response)  # not SessionMiddleware's: no SESSION_ENGINE import
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        tether = runtime()
+        tether.sweeper.ensure()
+        facts = request_facts(request)
+        if tether.protocol.is_endpoint(facts.path):
+            # The endpoint view opens the session itself; this one is never stored.
+            request.session = SessionStore(tether=tether)
+            return None
+        try:
+            handle = tether.run(tether.protocol.open(facts))
+        except StoreUnavailable as exc:
+            logger.warning("tether: %s", exc)
+            return to_django(tether.protocol.unavailable(exc))
+        request.session = SessionStore(handle=handle, tether=tether)
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if not isinstance(session, SessionStore) or not session._bound:
+            return response
+        try:
+            cookies = session.close()
+        except StoreUnavailable as exc:
+            # The sign-in or data write was not stored: say so rather than pretend.
+            logger.warning("tether: %s", exc)
+            return to_django(session._runtime.protocol.unavailable(exc))
+        for cookie in cookies:
+            response.cookies.load(cookie)
+        if session.accessed:
+            patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+__all__ = ["TetherMiddleware"]

@@ -1,0 +1,22 @@
+"""``{% load tether %}{% tether_script %}``: the one ``<script>`` tag that loads tether.js."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from ..conf import runtime
+from ..._settings import client_script
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def tether_script(context: Any, **options: Any) -> SafeString:
+    request = context.get("request")
+    session = getattr(getattr(request, "session", None), "tether", None)
+    if session is None:
+        return mark_safe("")
+    return mark_safe(client_script(session, runtime().config, **options))
