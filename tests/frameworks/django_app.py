@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from ..apps import PASSIVE
+from . import PASSIVE
 from .django_setup import setup
 from .transport import wsgi_test_client
 

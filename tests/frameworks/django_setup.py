@@ -25,6 +25,7 @@ def setup() -> None:
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "django.contrib.messages",
+            "django.contrib.sessions",  # only for its clearsessions command
             "tether.contrib.django",
         ],
         MIDDLEWARE=MIDDLEWARE,

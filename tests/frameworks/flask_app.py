@@ -8,7 +8,7 @@ from flask import Flask, jsonify, request, session
 
 from tether.contrib.flask import Tether, current_session, sign_in, sign_out
 
-from ..apps import PASSIVE
+from . import PASSIVE
 from .transport import wsgi_test_client
 
 

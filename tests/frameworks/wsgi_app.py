@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from tether.wsgi import TetherMiddleware
 
-from ..apps import PASSIVE
+from . import PASSIVE
 from .transport import wsgi_test_client
 
 

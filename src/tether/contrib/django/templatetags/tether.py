@@ -15,7 +15,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def tether_script(context: Any, **options: Any) -> SafeString:
-    request = context.get("request")
+    request = getattr(context, "request", None) or context.get("request")
     session = getattr(getattr(request, "session", None), "tether", None)
     if session is None:
         return mark_safe("")

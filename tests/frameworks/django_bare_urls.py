@@ -1,0 +1,3 @@
+"""A URLconf without tether's endpoints, for the system check that notices."""
+
+urlpatterns: list = []
