@@ -29,6 +29,9 @@ Op = tuple[Any, ...]
 OnEnd = Callable[[Record, str], Any]
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+# json.dumps(..., separators=...) builds a new encoder on every call; one shared encoder
+# gives the same bytes for less.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 _ENDPOINTS: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
     "status": ("GET", "HEAD"),
@@ -127,11 +130,14 @@ class Session:
         secure: bool,
         ended_reason: EndReason | None = None,
         clear_cookie: bool = False,
+        snapshot: bool = True,
     ):
         self._protocol = protocol
         self.record = record
         self.data: dict[str, Any] = record.data if record is not None else {}
-        self._snapshot = dump_data(self.data) if record is not None else "{}"
+        # What close() compares the data with to tell whether the app changed it. The
+        # endpoints never call close(), so they skip the serialisation.
+        self._snapshot = dump_data(self.data) if record is not None and snapshot else "{}"
         self.now = now
         self.secure = secure
         self.ended_reason = ended_reason
@@ -222,7 +228,7 @@ class Protocol:
                 ("x-content-type-options", "nosniff"),
                 *headers,
             ],
-            json.dumps(body, separators=(",", ":")).encode(),
+            _encode_json(body).encode(),
         )
 
     def error(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
@@ -253,7 +259,9 @@ class Protocol:
 
     # -- the session, shared by endpoints and ordinary requests ---------------------------
 
-    def open(self, request: Request, *, passive: bool | None = None) -> Generator[Op, Any, Session]:
+    def open(
+        self, request: Request, *, passive: bool | None = None, _snapshot: bool = True
+    ) -> Generator[Op, Any, Session]:
         """Load the request's session, end it if it expired, slide it if this is activity."""
         secure = self._secure(request)
         now = self.config.clock()
@@ -281,7 +289,7 @@ class Protocol:
                 # Ended by another request (logout, revoke) between our load and touch.
                 return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
             record.meta = meta
-        return Session(self, record, now=now, secure=secure)
+        return Session(self, record, now=now, secure=secure, snapshot=_snapshot)
 
     def is_passive(self, request: Request) -> bool:
         return request.headers.get("tether-passive") == "1" or (
@@ -339,12 +347,12 @@ class Protocol:
                 return self.error(415, "send Content-Type: application/json")
             if len(body) > self.config.max_body:
                 return self.error(413, f"body larger than {self.config.max_body} bytes")
-            if body.strip():
+            if body != b"{}" and body.strip():
                 try:
                     json.loads(body)
                 except (ValueError, UnicodeDecodeError):
                     return self.error(400, "body is not valid JSON")
-        session = yield from self.open(request, passive=(name == "status"))
+        session = yield from self.open(request, passive=(name == "status"), _snapshot=False)
         if name == "end":
             if session.record is not None:
                 yield from self._end(session.record.key, "logout")
