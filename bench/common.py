@@ -199,6 +199,8 @@ class LoadSpec:
     duration: float = 6.0
     warmup: float = 1.0
     concurrency: int = 32
+    #: the server's pid: its CPU time is then read at the edges of the measured window
+    server_pid: int | None = None
 
 
 @dataclass
@@ -210,11 +212,19 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     client_cpu: float  # fraction of one core the client used while measuring
-    server_cpu: float | None = None  # filled in by run_load when it knows the server
+    server_cpu: float | None = None  # the same for the server process (all its threads)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_us_per_request(self) -> float | None:
+        """Server CPU per request: unlike req/s, barely moved by other processes that
+        take the server's core away for a while."""
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu * self.seconds / self.requests * 1e6
 
 
 def build_request(spec: LoadSpec, cookie: str | None) -> bytes:
@@ -346,10 +356,12 @@ async def _load(spec: LoadSpec) -> LoadResult:
     await asyncio.sleep(spec.warmup)
     shared.measuring = True
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    s0 = _proc_cpu_seconds(spec.server_pid) if spec.server_pid else None
     t0 = time.perf_counter()
     await asyncio.sleep(spec.duration)
     shared.measuring = False
     seconds = time.perf_counter() - t0
+    s1 = _proc_cpu_seconds(spec.server_pid) if spec.server_pid else None
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     shared.stopping = True
     with contextlib.suppress(asyncio.TimeoutError):
@@ -367,38 +379,31 @@ async def _load(spec: LoadSpec) -> LoadResult:
         p50_ms=pct(0.50),
         p99_ms=pct(0.99),
         client_cpu=used / seconds,
+        server_cpu=None if s0 is None or s1 is None else (s1 - s0) / seconds,
     )
 
 
 def run_load(spec: LoadSpec, *, cpu: int | None | str = "auto", server: Server | None = None) -> LoadResult:
     """Run the load client in its own process (pinned to ``cpu``) and return its result.
 
-    With ``server`` given, also records the server's CPU use over the whole run
-    (warm-up included), as a fraction of one core.
+    With ``server`` given, also records the server's CPU use over the measured window
+    (on Linux), as a fraction of one core.
     """
     if cpu == "auto":
         cpu = cpu_plan()[1]
+    if server is not None:
+        spec = LoadSpec(**{**spec.__dict__, "server_pid": server.proc.pid})
     cmd = _pinned([sys.executable, os.path.abspath(__file__), "_client", json.dumps(spec.__dict__)], cpu)  # type: ignore[arg-type]
-    s0 = server.cpu_seconds() if server else None
-    t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=spec.duration + spec.warmup + 60)
-    wall = time.perf_counter() - t0
-    s1 = server.cpu_seconds() if server else None
     raw = json.loads(out.stdout)
     raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
-    result = LoadResult(**raw)
-    if s0 is not None and s1 is not None:
-        # Approximate: the client's start-up and connect time is in ``wall`` too.
-        result.server_cpu = (s1 - s0) / max(wall - 0.15, spec.duration + spec.warmup)
-    return result
+    return LoadResult(**raw)
 
 
 def _client_main(raw_spec: str) -> None:
     spec = LoadSpec(**json.loads(raw_spec))
     result = asyncio.run(_load(spec))
-    d = dict(result.__dict__)
-    d.pop("server_cpu", None)
-    print(json.dumps(d))
+    print(json.dumps(result.__dict__))
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -415,14 +420,21 @@ def print_table(rows: Sequence[tuple[str, LoadResult]], baseline: str | None = N
         return ""
     base = dict(rows).get(baseline) if baseline else rows[0][1]
     assert base is not None, f"no baseline row {baseline!r}"
-    header = "| case | req/s | × bare | p50 ms | p99 ms | statuses | server CPU | client CPU |"
-    lines = [header, "|---|---:|---:|---:|---:|---|---:|---:|"]
+    header = (
+        f"| case | req/s | × {baseline or rows[0][0]} | server CPU µs/req | × by CPU | p50 ms | p99 ms "
+        "| statuses | server CPU | client CPU |"
+    )
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    base_us = base.server_us_per_request
     for name, r in rows:
         ratio = r.rps / base.rps if base.rps else 0.0
+        us = r.server_us_per_request
+        us_text = f"{us:,.0f}" if us is not None else "?"
+        cpu_ratio = f"{base_us / us:.2f}" if us and base_us else "?"
         server_cpu = f"{r.server_cpu * 100:.0f} %" if r.server_cpu is not None else "?"
         errors = f" (+{r.errors} conn errors)" if r.errors else ""
         lines.append(
-            f"| {name} | {r.rps:,.0f} | {ratio:.2f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"| {name} | {r.rps:,.0f} | {ratio:.2f} | {us_text} | {cpu_ratio} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
             f"{fmt_statuses(r.statuses)}{errors} | {server_cpu} | {r.client_cpu * 100:.0f} % |"
         )
     text = "\n".join(lines)
