@@ -53,12 +53,15 @@ def request_from_environ(environ: Environ) -> Request:
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
             headers[key.replace("_", "-").lower()] = environ[key]
+    scheme = environ.get("wsgi.url_scheme", "http")
     if "host" not in headers and "SERVER_NAME" in environ:
-        headers["host"] = f"{environ['SERVER_NAME']}:{environ.get('SERVER_PORT', '')}".rstrip(":")
+        port = str(environ.get("SERVER_PORT", ""))
+        default = port in ("", "80") if scheme == "http" else port in ("", "443")
+        headers["host"] = environ["SERVER_NAME"] if default else f"{environ['SERVER_NAME']}:{port}"
     return Request(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=environ.get("PATH_INFO", "") or "/",
-        scheme=environ.get("wsgi.url_scheme", "http"),
+        scheme=scheme,
         headers=headers,
         query=environ.get("QUERY_STRING", ""),
     )

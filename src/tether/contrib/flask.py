@@ -24,7 +24,7 @@ from flask.sessions import NullSession, SessionInterface, SessionMixin
 from markupsafe import Markup
 
 from .._protocol import Session
-from ..wsgi import TetherMiddleware
+from ..wsgi import TetherMiddleware, request_from_environ
 from ._settings import build_settings, client_script
 
 CONFIG_PREFIX = "TETHER_"
@@ -130,6 +130,13 @@ def sign_out() -> None:
     current_session().logout()
 
 
+def cross_site_refusal() -> str | None:
+    """Why the current request is not same-origin by tether's rule for its own POSTs, or
+    None. For an app's own forms: ``if cross_site_refusal(): abort(403)``."""
+    middleware: TetherMiddleware = current_app.extensions["tether"]
+    return middleware.protocol.cross_site_refusal(request_from_environ(request.environ))
+
+
 def tether_script(**options: Any) -> Markup:
     """``{{ tether_script() }}``: the one ``<script>`` tag that loads tether.js."""
     middleware: TetherMiddleware = current_app.extensions["tether"]
@@ -164,4 +171,4 @@ def _on_logout(app: Flask, user: Any = None, **extra: Any) -> None:
             handle.data["_remember"] = remember
 
 
-__all__ = ["Tether", "TetherSession", "TetherSessionInterface", "current_session", "sign_in", "sign_out", "tether_script"]
+__all__ = ["Tether", "TetherSession", "TetherSessionInterface", "current_session", "cross_site_refusal", "sign_in", "sign_out", "tether_script"]

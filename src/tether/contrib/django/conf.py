@@ -60,9 +60,12 @@ def _reread(setting: str, **kwargs: Any) -> None:
 
 
 def request_facts(request: HttpRequest) -> Request:
-    """The protocol's view of a Django request; the scheme as Django sees it (so
-    ``SECURE_PROXY_SSL_HEADER`` applies), paths relative to the script prefix."""
-    return dataclasses.replace(request_from_environ(request.META), scheme=request.scheme, path=request.path_info)
+    """The protocol's view of a Django request: scheme and host as Django sees them (so
+    ``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST`` and ``ALLOWED_HOSTS`` apply),
+    the path relative to the script prefix."""
+    facts = request_from_environ(request.META)
+    headers = {**facts.headers, "host": request.get_host()}
+    return dataclasses.replace(facts, scheme=request.scheme, path=request.path_info, headers=headers)
 
 
 def to_django(response: Response) -> HttpResponse:

@@ -1,0 +1,32 @@
+"""tether on FastAPI: ``uvicorn examples.fastapi_app:app``. Routes get the session
+through the ``get_session`` dependency."""
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+
+from tether import AsyncSQLiteStore, Session, TetherMiddleware
+from tether.contrib.starlette import get_session
+
+app = FastAPI()
+app.add_middleware(TetherMiddleware, store=AsyncSQLiteStore("tether-sessions.sqlite3"))
+
+
+class SignIn(BaseModel):
+    user: str
+
+
+@app.get("/me")
+def me(session: Session = Depends(get_session)) -> dict:
+    return {"user": session.user, "state": session.state()}
+
+
+@app.post("/login")  # a JSON API: browsers cannot send JSON cross-site without CORS
+def login(body: SignIn, session: Session = Depends(get_session)) -> dict:
+    session.login(body.user)
+    return {"ok": True}
+
+
+@app.post("/logout")
+def logout(session: Session = Depends(get_session)) -> dict:
+    session.logout()
+    return {"ok": True}
