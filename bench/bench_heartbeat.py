@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load before each round (default 0.5)")
     p.add_argument("--concurrency", type=int, default=32, help="keep-alive connections, one session each (default 32)")
     p.add_argument("--only", default="", help="comma-separated case names to run (bare always runs)")
+    p.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"),
+                   help="uvicorn's HTTP parser (auto: httptools when installed, else h11)")
     args = p.parse_args(argv)
 
     server_core, client_core = cpu_plan()
@@ -220,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, list[LoadResult]] = {name: [] for name, _, _ in cases}
     with ExitStack() as stack:
-        servers = {name: stack.enter_context(serve(app, env=env)) for name, app, env in cases}
+        servers = {
+            name: stack.enter_context(serve(app, env=env, extra_args=["--http", args.http]))
+            for name, app, env in cases
+        }
         for r in range(args.rounds):
             for name, app, _ in cases:
                 server = servers[name]
@@ -248,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n## Heartbeat req/s ({args.pick} of {args.rounds} rounds × {args.duration:g} s, "
         f"{args.concurrency} connections)\n"
     )
-    print(f"Python {platform.python_version()}, uvicorn http={http_impl()} loop={loop_impl()}, "
+    http = http_impl() if args.http == "auto" else args.http
+    print(f"Python {platform.python_version()}, uvicorn http={http} loop={loop_impl()}, "
           f"{os.cpu_count()} CPUs; server pinned to core {server_core}, client to core {client_core}.\n")
     print_table(rows)
     print("\nrounds (req/s | server CPU µs/req):")
