@@ -180,6 +180,10 @@ class TetherMiddleware:
 
     # -- the sweeper -----------------------------------------------------------------------
 
+    def revoke(self, key: str | None = None, *, user: str | None = None) -> int:
+        """End one session (by store key) or all of a user's; ``on_end`` sees ``revoked``."""
+        return self.run(self.protocol.revoke(key, user=user))
+
     def sweep(self, limit: int = 100) -> int:
         """Claim every expired session now, in batches of ``limit``; returns how many."""
         total = 0

@@ -1,0 +1,107 @@
+"""The demo on Flask, through :class:`tether.contrib.flask.Tether`: the same pages and
+routes as the Starlette demo (DESIGN §8)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, redirect, request
+
+from .._records import Record
+from ..contrib.flask import Tether, cross_site_refusal, current_session
+from ..stores.urls import open_store
+from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, safe_next, session_rows, valid_username
+
+logger = logging.getLogger("tether.demo")
+
+
+def log_end(record: Record, reason: str) -> None:
+    logger.info("session %s… of %s ended: %s", record.key[:10], record.meta.user or "anonymous", reason)
+
+
+def build(settings: DemoSettings, **options: Any) -> Flask:
+    """The demo as a WSGI app. ``options`` go to the extension (e.g. ``clock``)."""
+    app = Flask(__name__, static_folder=str(Path(__file__).parent / "static"), static_url_path="/static")
+
+    def page(template: str, code: int = 200, **context: Any) -> Response:
+        session = current_session()
+        html = render(template, session=session, settings=settings, script=client_script(session, settings), **context)
+        return Response(html, status=code, headers=HEADERS, content_type="text/html; charset=utf-8")
+
+    def refused() -> Response | None:
+        """The demo's own forms obey the protocol's same-origin rule (DESIGN §8)."""
+        reason = cross_site_refusal()
+        return page("error.html", 403, status=403, message=reason) if reason else None
+
+    def signed_out(path: str) -> Response | None:
+        return None if current_session().active else redirect(login_redirect(path), code=303)
+
+    @app.get("/")
+    def home() -> Any:
+        return signed_out("/") or page("index.html")
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        if request.method == "GET":
+            return page("login.html", next=safe_next(request.args.get("next")), ended=None)
+        if (refusal := refused()) is not None:
+            return refusal
+        target = safe_next(request.form.get("next"))
+        name = valid_username(request.form.get("username"))
+        if name is None:
+            return page("login.html", 400, next=target, error="Enter a name of 1 to 64 characters.")
+        current_session().login(name)
+        return redirect(target, code=303)
+
+    @app.post("/logout")
+    def logout() -> Any:
+        if (refusal := refused()) is not None:
+            return refusal
+        current_session().logout()
+        return redirect("/login", code=303)
+
+    @app.route("/form", methods=["GET", "POST"])
+    def form() -> Any:
+        if (away := signed_out("/form")) is not None:
+            return away
+        session = current_session()
+        if request.method == "POST":
+            if (refusal := refused()) is not None:
+                return refusal
+            session.data["last_report"] = str(request.form.get("title") or "(untitled)")[:200]
+            return redirect("/form?saved=1", code=303)
+        saved = session.data.get("last_report") if request.args.get("saved") else None
+        return page("form.html", saved=saved)
+
+    @app.get("/sessions")
+    @app.post("/sessions/revoke")
+    def sessions() -> Any:
+        if (away := signed_out("/sessions")) is not None:
+            return away
+        session = current_session()
+        tether = app.extensions["tether"]
+        revoked = None
+        if request.method == "POST":
+            if (refusal := refused()) is not None:
+                return refusal
+            key = request.form.get("key", "")
+            record = tether.store.load(key) if key else None
+            if record is None or record.meta.user != session.user:
+                return page("error.html", 404, status=404, message="No such session of yours.")
+            tether.revoke(key)
+            if session.record is not None and key == session.record.key:
+                session.logout()
+                return redirect("/login", code=303)
+            revoked = key[:10]
+        records = tether.store.list_by_user(session.user)
+        current = session.record.key if session.record else None
+        return page("sessions.html", rows=session_rows(records, current, session.now), revoked=revoked)
+
+    options.setdefault("on_end", log_end)
+    Tether(app, store=open_store(settings.store_url), policy=settings.policy, prefix=settings.prefix, **options)
+    return app
+
+
+__all__ = ["build"]

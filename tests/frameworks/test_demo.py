@@ -1,0 +1,69 @@
+"""``tether demo --framework flask|django``: the same pages and routes as the Starlette
+demo, served for real (a subprocess, as a person would run it)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["flask", "django"])
+def demo(request, tmp_path) -> Iterator[str]:
+    pytest.importorskip(request.param)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether", "demo", "--framework", request.param, "--port", str(port),
+         "--store", f"sqlite:///{tmp_path / 'demo.db'}", "--idle", "60", "--warn", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            httpx.get(base + "/login", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_demo_pages_through_each_adapter(demo):
+    origin = {"Origin": demo}
+    with httpx.Client(base_url=demo) as laptop, httpx.Client(base_url=demo) as phone:
+        assert laptop.get("/").status_code == 303
+        page = laptop.get("/login")
+        assert page.status_code == 200 and "content-security-policy" in page.headers and 'name="username"' in page.text
+        assert laptop.post("/login", data={"username": "ada"}, headers={"Origin": "https://evil.example"}).status_code == 403
+        signed = laptop.post("/login", data={"username": "ada", "next": "/form"}, headers=origin)
+        assert signed.status_code == 303 and signed.headers["location"] == "/form"
+        home = laptop.get("/")
+        assert "Hello, ada" in home.text and "/_tether/tether.js?v=" in home.text
+        assert laptop.get("/static/demo.css").status_code == 200
+        beat = laptop.post("/_tether/heartbeat", json={}, headers=origin)
+        assert beat.status_code == 200 and beat.json()["idle_timeout"] == 60
+        saved = laptop.post("/form", data={"title": "Q3"}, headers=origin)
+        assert saved.status_code == 303 and "Q3" in laptop.get(saved.headers["location"]).text
+        phone.post("/login", data={"username": "ada"}, headers=origin)
+        rows = re.findall(r'<tr( class="current")?>.*?name="key" value="([0-9a-f]{64})"', laptop.get("/sessions").text.split("<tbody>")[1], re.S)
+        other = next(key for current, key in rows if not current)
+        assert laptop.post("/sessions/revoke", data={"key": other}, headers=origin).status_code == 200
+        assert phone.get("/_tether/status").status_code == 401
+        assert laptop.post("/sessions/revoke", data={"key": "0" * 64}, headers=origin).status_code == 404
+        out = laptop.post("/logout", headers=origin)
+        assert out.status_code == 303 and laptop.get("/_tether/status").status_code == 401
