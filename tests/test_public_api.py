@@ -10,7 +10,7 @@ def test_public_names():
             "EndReason", "new_token", "hash_token", "Store", "AsyncStore", "MemoryStore",
             "AsyncMemoryStore", "SQLiteStore", "AsyncSQLiteStore", "TetherMiddleware", "Protocol",
             "Request", "Response", "run_sync", "run_async", "TetherError", "ConfigurationError",
-            "StoreUnavailable",
+            "StoreUnavailable", "script_tag",
         ]
     )
     for name in tether.__all__:

@@ -5,6 +5,7 @@ from ._clock import Clock, system_clock
 from ._policy import EndReason, Policy
 from ._protocol import Config, Protocol, Request, Response, Session, run_async, run_sync
 from ._records import Meta, Record, hash_token, new_token
+from ._script import script_tag
 from .asgi import TetherMiddleware
 from .exceptions import ConfigurationError, StoreUnavailable, TetherError
 from .stores import (
@@ -46,6 +47,7 @@ __all__ = [
     "Response",
     "run_sync",
     "run_async",
+    "script_tag",
     # errors
     "TetherError",
     "ConfigurationError",

@@ -12,17 +12,16 @@ values for ordinary requests. So the rules live here once, and no adapter repeat
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Callable, Generator, Mapping, Sequence
 
 from ._clock import Clock, system_clock
 from ._cookies import clear_cookie, cookie_name, read_cookie, set_cookie
 from ._policy import EndReason, Policy
 from ._records import Meta, Record, dump_data, hash_token, is_token, new_token
+from ._script import script_bytes, script_version
 from .exceptions import ConfigurationError, StoreUnavailable
 
 Op = tuple[Any, ...]
@@ -194,7 +193,6 @@ class Protocol:
         self._endpoint_prefix = c.prefix + "/"
         self._passive = tuple(c.passive_paths)
         self._trusted = frozenset(o.lower() for o in c.trusted_origins)
-        self._script: tuple[bytes, str] | None = None
 
     # -- small helpers -------------------------------------------------------------------
 
@@ -369,22 +367,8 @@ class Protocol:
 
     # -- the client script -------------------------------------------------------------------
 
-    def script_source(self) -> tuple[bytes, str]:
-        """The client script's bytes and version (a content hash), read once."""
-        if self._script is None:
-            static = resources.files("tether") / "static"
-            for name in ("tether.min.js", "tether.js"):
-                path = static / name
-                if path.is_file():
-                    source = path.read_bytes()
-                    break
-            else:  # pragma: no cover - a broken install
-                source = b"/* tether.js is missing from this install */"
-            self._script = (source, hashlib.sha256(source).hexdigest()[:16])
-        return self._script
-
     def script(self, request: Request) -> Response:
-        source, version = self.script_source()
+        source, version = script_bytes(), script_version()
         etag = f'"{version}"'
         versioned = f"v={version}" in request.query.split("&")
         headers = [

@@ -45,7 +45,8 @@ class ScriptTag(str):
 
 
 @lru_cache(maxsize=1)
-def _script_bytes() -> bytes:
+def script_bytes() -> bytes:
+    """The served client (the minified copy when present), read once."""
     static = resources.files("tether") / "static"
     for name in ("tether.min.js", "tether.js"):
         path = static / name
@@ -60,7 +61,7 @@ def script_version() -> str:
     The same value the protocol uses for ``?v=``, so a versioned URL is cached for a year
     and a new release is fetched at once.
     """
-    return hashlib.sha256(_script_bytes()).hexdigest()[:16]
+    return hashlib.sha256(script_bytes()).hexdigest()[:16]
 
 
 def draft_owner(user: str | None) -> str | None:

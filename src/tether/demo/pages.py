@@ -79,10 +79,8 @@ def render(template: str, *, session: Any, settings: DemoSettings, script: str =
 
 def client_script(session: Any, settings: DemoSettings) -> str:
     """The one ``<script>`` tag for tether.js, when the client is installed."""
-    try:
-        from .._script import script_tag
-    except ImportError:  # TEMPORARY until the client lands
-        return ""
+    from .._script import script_tag
+
     return script_tag(session, prefix=settings.prefix, login_url="/login", heart=True)
 
 
