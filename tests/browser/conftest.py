@@ -172,6 +172,11 @@ def harness():
 
 # -- the world: server + browser context, moving in step ----------------------------------------
 
+YIELD_THEN_PENDING = """async () => {
+  await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+  return (window.tether && tether.pending) || 0;
+}"""
+
 
 class World:
     def __init__(self, harness: Harness, context: Any):
@@ -201,31 +206,36 @@ class World:
         self.settle()
 
     def pending(self) -> int:
+        """Requests in flight at the server and in every page's client. Each page first
+        yields one task, so that responses and messages already delivered get handled."""
         total = self.h.inflight
         for page in self.pages:
             try:
-                total += page.evaluate("() => (window.tether && tether.pending) || 0")
+                total += page.evaluate(YIELD_THEN_PENDING)
             except Exception:  # navigating: ask again
                 total += 1
-        return total
+        return total + self.h.inflight
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until no request is in flight in any page or at the server (twice in a row,
-        so that a response's follow-up request is seen too)."""
+        """Wait until nothing is in flight anywhere, twice in a row (a response may start
+        a follow-up request, or a message to another tab)."""
         end = time.monotonic() + timeout
         quiet = 0
         while quiet < 2:
             if time.monotonic() > end:
                 raise AssertionError("requests still in flight after the timeout")
             quiet = quiet + 1 if self.pending() == 0 else 0
-            # Let messages between tabs and response handlers run (real time, tiny).
-            for page in self.pages:
-                try:
-                    page.evaluate("() => new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); })")
-                except Exception:
-                    quiet = 0
 
-    def advance(self, seconds: float, *, step: float = 0.5, each: Callable[[float], None] | None = None) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait (real time, no fake time passing) for something the browser does on its
+        own, such as handing a lock to the next tab after one closed."""
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise AssertionError("condition not met in time")
+            self.settle()
+
+    def advance(self, seconds: float, *, step: float = 1.0, each: Callable[[float], None] | None = None) -> None:
         """Move the server's and every page's clock forward together."""
         moved = 0.0
         while moved < seconds - 1e-9:
@@ -237,7 +247,7 @@ class World:
             if each is not None:
                 each(moved)
 
-    def advance_until(self, condition: Callable[[], bool], *, limit: float, step: float = 0.5,
+    def advance_until(self, condition: Callable[[], bool], *, limit: float, step: float = 1.0,
                       each: Callable[[float], None] | None = None) -> float:
         """Advance step by step until ``condition()``; returns the seconds it took."""
         moved = 0.0

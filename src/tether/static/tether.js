@@ -190,7 +190,7 @@
       if (leader && state === "active" && t >= D + (jitter * m) / 2 && !near(handled, D)) {
         handled = D;
         decide();
-      } else if (!leader && state === "active" && t >= D + m / 2 && visible() && !near(stole, D)) {
+      } else if (!leader && online && state === "active" && t >= D + m / 2 && visible() && !near(stole, D)) {
         stole = D; // the leader is late (a throttled background tab?): take over
         take(true);
       }
