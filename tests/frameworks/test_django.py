@@ -184,3 +184,24 @@ def test_management_commands(env: Env) -> None:
     assert env.ended[-1] == ("bob", "revoked")
     call_command("tether_sessions", "sweep", stdout=out)
     assert "0 expired session(s) swept" in out.getvalue()
+
+
+def test_async_session_methods_map_to_the_handle(env: Env) -> None:
+    from tether.contrib.django.conf import runtime
+    from tether.contrib.django.session import SessionStore
+
+    tether = runtime()
+    client = Client()
+    post(client, "/login", user="ada")
+    handle = tether.open_token(token(client))
+    session = SessionStore(handle=handle, tether=tether)
+
+    async def scenario() -> None:
+        await session.aset("k", 1)
+        assert await session.aget("k") == 1
+        await session.acycle_key()
+        assert session.close()[0].startswith("tether=")  # signed in again: a new token
+        await session.aflush()
+
+    asyncio.run(scenario())
+    assert session.tether.data == {} and session.tether.record is None  # a fresh anonymous session

@@ -32,13 +32,12 @@ class TetherMiddleware(SessionMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         tether = runtime()
         tether.sweeper.ensure()
-        facts = request_facts(request)
-        if tether.protocol.is_endpoint(facts.path):
+        if tether.protocol.is_endpoint(request.path_info):
             # The endpoint view opens the session itself; this one is never stored.
             request.session = SessionStore(tether=tether)
             return None
         try:
-            handle = tether.run(tether.protocol.open(facts))
+            handle = tether.run(tether.protocol.open(request_facts(request)))
         except StoreUnavailable as exc:
             logger.warning("tether: %s", exc)
             return to_django(tether.protocol.unavailable(exc))
