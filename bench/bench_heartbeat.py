@@ -176,6 +176,64 @@ def count_store_calls(tmpdir: str) -> list[str]:
     return lines
 
 
+# -- tether's own CPU per heartbeat, in process ------------------------------------------------------
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread, the SQLite worker included
+    return usage.ru_utime + usage.ru_stime
+
+
+def inprocess_cost(tmpdir: str, n: int = 10_000, concurrency: int = 32) -> list[tuple[str, float]]:
+    """CPU µs per heartbeat through the middleware alone (no HTTP server, no sockets):
+    ``concurrency`` tasks on one event loop, as under uvicorn. The bare app is included
+    so the harness's own cost is visible."""
+    from tether import Policy, TetherMiddleware
+    from tether.stores import MemoryStore
+    from tether.stores.sqlite import AsyncSQLiteStore
+
+    async def measure(app: Any, cookie: str | None) -> float:
+        headers = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"),
+                   (b"content-type", b"application/json"), (b"content-length", b"2"),
+                   (b"user-agent", b"bench"), (b"accept", b"*/*")]
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        message = {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def receive() -> dict[str, Any]:
+            return message
+
+        async def send(_: Any) -> None:
+            pass
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                scope = {"type": "http", "method": "POST", "path": HEARTBEAT, "scheme": "http",
+                         "query_string": b"", "headers": headers}
+                await app(scope, receive, send)
+
+        await asyncio.gather(*(worker(100) for _ in range(concurrency)))  # warm-up
+        start = _cpu()
+        await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
+        return (_cpu() - start) / (n // concurrency * concurrency) * 1e6
+
+    async def run() -> list[tuple[str, float]]:
+        out = [("bare ASGI endpoint", await measure(bare_app(), None))]
+        for name, granularity in (("no write", None), ("writes", 0.0)):
+            for kind in ("memory", "sqlite"):
+                store: Any = MemoryStore() if kind == "memory" else AsyncSQLiteStore(
+                    os.path.join(tmpdir, f"inprocess-{name}.db"))
+                app = TetherMiddleware(_inner_app(), store=store, policy=Policy(touch_granularity=granularity),
+                                       sweep_interval=None)
+                _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
+                out.append((f"{kind}, {name}", await measure(app, headers["set-cookie"].split(";", 1)[0])))
+        return out
+
+    return asyncio.run(run())
+
+
 # -- the run ----------------------------------------------------------------------------------------
 
 
@@ -192,11 +250,12 @@ def sign_in(url: str, n: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=2.0, help="seconds of load per case per round (default 2)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds, each case loaded once per round (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds, each case loaded once per round (default 3; 0: in-process checks only)")
     p.add_argument("--pick", choices=("best", "median"), default="best", help="which round to report (default best)")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load before each round (default 0.5)")
     p.add_argument("--concurrency", type=int, default=32, help="keep-alive connections, one session each (default 32)")
     p.add_argument("--only", default="", help="comma-separated case names to run (bare always runs)")
+    p.add_argument("--no-inprocess", action="store_true", help="skip the in-process CPU measurement")
     p.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"),
                    help="uvicorn's HTTP parser (auto: httptools when installed, else h11)")
     args = p.parse_args(argv)
@@ -206,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     print("## Store calls per heartbeat (in process, tether.testing.CountingStore)\n")
     for line in count_store_calls(tmpdir):
         print(line)
+    if not args.no_inprocess:
+        print("\n## tether's CPU per heartbeat, in process (no HTTP server; 32 concurrent tasks)\n")
+        print("| case | CPU µs per heartbeat |\n|---|---:|")
+        for name, us in inprocess_cost(tmpdir):
+            print(f"| {name} | {us:.1f} |")
 
     cases: list[tuple[str, str, dict[str, str]]] = [
         ("bare ASGI endpoint", "bench_heartbeat:bare_app", {}),
@@ -220,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {s.strip() for s in args.only.split(",")}
         cases = [c for c in cases if c[0] in wanted or c[1].endswith("bare_app")]
 
+    if args.rounds < 1:
+        return 0
     results: dict[str, list[LoadResult]] = {name: [] for name, _, _ in cases}
     with ExitStack() as stack:
         servers = {
