@@ -47,7 +47,13 @@ for (const n of ["beat", "warning", "extended", "expired", "ended", "offline", "
   document.addEventListener("tether:" + n, (e) => __ev.push([n, Date.now(), e.detail]));
 document.addEventListener("securitypolicyviolation", (e) => __csp.push(e.violatedDirective + " " + e.blockedURI));
 window.__shows = [];
-addEventListener("pageshow", (e) => __shows.push([e.persisted, getComputedStyle(document.documentElement).visibility]));
+addEventListener("pageshow", (e) => {
+  const show = [e.persisted, getComputedStyle(document.documentElement).visibility, location.pathname];
+  __shows.push(show);
+  // Kept for the whole tab, across navigations (scenario g).
+  const log = JSON.parse(sessionStorage.getItem("__shows") || "[]");
+  sessionStorage.setItem("__shows", JSON.stringify(log.concat([show])));
+});
 """
 
 

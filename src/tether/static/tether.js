@@ -85,24 +85,29 @@
   });
 
   // -- shared facts between tabs -------------------------------------------------------
+  // bc: the channel; null where BroadcastChannel is missing (localStorage then carries
+  // the messages); 0 while the page sits in the back/forward cache (a message would
+  // evict it, and a frozen page cannot act on one anyway).
   let bc = null;
-  try {
-    bc = new BroadcastChannel(NAME);
-    bc.onmessage = (e) => receive(e.data);
-  } catch (e) {
-    addEventListener("storage", (ev) => {
-      if (ev.key === NAME && ev.newValue) {
-        try {
-          receive(JSON.parse(ev.newValue)[0]);
-        } catch (x) {
-          /* not ours */
+  function connect() {
+    try {
+      bc = new BroadcastChannel(NAME);
+      bc.onmessage = (e) => receive(e.data);
+    } catch (e) {
+      addEventListener("storage", (ev) => {
+        if (ev.key === NAME && ev.newValue) {
+          try {
+            receive(JSON.parse(ev.newValue)[0]);
+          } catch (x) {
+            /* not ours */
+          }
         }
-      }
-    });
+      });
+    }
   }
   function send(m) {
     if (bc) bc.postMessage(m);
-    else {
+    else if (bc === null) {
       try {
         localStorage.setItem(NAME, JSON.stringify([m, Math.random()]));
       } catch (e) {
@@ -110,6 +115,7 @@
       }
     }
   }
+  connect();
 
   function receive(m) {
     if (!m || state === "ended") return;
@@ -661,10 +667,12 @@
       if (!e.persisted || state === "ended") return;
       veil(); // into the back/forward cache: come back hidden
       drop();
+      if (bc) bc.close(), (bc = 0);
     });
     addEventListener("pageshow", (e) => {
       if (!e.persisted || state === "ended") return;
       veil();
+      if (bc === 0) connect();
       take(visible());
       op("check", true);
     });
