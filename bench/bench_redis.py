@@ -1,0 +1,373 @@
+"""Heartbeats on Redis: tether + RedisStore against starsessions + its RedisStore.
+
+One private redis-server (a free port, its own temp dir, no persistence) serves every
+case; each case runs in its own uvicorn process (``common.serve``: one worker, pinned to
+one core) and is loaded by the same client (``common.run_load``, another process, pinned
+to the other core) for the same duration, once:
+
+- ``bare ASGI endpoint``: the heartbeat's exact headers and JSON, no session at all;
+- ``tether, no write``: ``POST /_tether/heartbeat`` inside ``touch_granularity`` (the
+  default 60 s): one HGETALL, no write;
+- ``tether, writes``: ``touch_granularity=0``, so every heartbeat also slides the idle
+  expiry with its one-script ``touch``, as a browser's real once-per-window beat does;
+- ``starsessions rolling``: starsessions' ``SessionMiddleware(rolling=True)`` on its
+  ``RedisStore`` (the same Redis), a raw ASGI heartbeat endpoint that reads the session.
+
+Before the load, an in-process check sends one heartbeat through each app and counts,
+for that one request: client round trips to Redis (a counting redis-py connection),
+Redis commands (``INFO commandstats`` deltas, split into the client's own commands and
+those run inside Lua scripts) and ``Set-Cookie`` headers.
+
+    PYTHONPATH=src .venv/bin/python bench/bench_redis.py [--duration 5] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(os.path.dirname(HERE), "src")
+sys.path.insert(0, HERE)
+if os.path.isdir(SRC) and SRC not in sys.path:
+    sys.path.insert(1, SRC)
+
+from common import (  # noqa: E402
+    LoadResult,
+    LoadSpec,
+    cookie_from,
+    cpu_plan,
+    free_port,
+    http_impl,
+    loop_impl,
+    print_table,
+    request,
+    run_load,
+    serve,
+)
+
+HEARTBEAT = "/_tether/heartbeat"
+STARSESSIONS_HEARTBEAT = "/heartbeat"
+IDLE = 1200
+_BODY = json.dumps(
+    {"state": "active", "idle_remaining": 1199.994, "absolute_remaining": 43187.123,
+     "idle_timeout": IDLE, "warn_before": 120},
+    separators=(",", ":"),
+).encode()
+_JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+# -- the apps (uvicorn factories, configured through the environment) ------------------------
+
+
+def bare_app() -> Any:
+    """The baseline: reads the body, answers the heartbeat's headers and body."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "POST":
+            while (await receive()).get("more_body"):
+                pass
+        await send({"type": "http.response.start", "status": 200, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.body", "body": _BODY})
+
+    return app
+
+
+def _tether_inner() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/login" and scope["method"] == "POST":
+            scope["tether"].login("bench-user")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    return app
+
+
+def tether_app(store: Any = None, clock: Any = None) -> Any:
+    """TetherMiddleware on ``AsyncRedisStore`` at ``BENCH_REDIS_URL``;
+    ``BENCH_GRANULARITY`` seconds (empty: the policy's default)."""
+    from tether import Policy, TetherMiddleware
+    from tether.stores.redis import AsyncRedisStore
+
+    if store is None:
+        store = AsyncRedisStore.from_url(os.environ["BENCH_REDIS_URL"], prefix="bench:")
+    granularity = os.environ.get("BENCH_GRANULARITY") or None
+    policy = Policy(idle_timeout=IDLE, touch_granularity=None if granularity is None else float(granularity))
+    options: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    return TetherMiddleware(_tether_inner(), store=store, policy=policy, sweep_interval=None, **options)
+
+
+def starsessions_app(connection: Any = None) -> Any:
+    """starsessions' SessionMiddleware(rolling=True) on its RedisStore; ``POST /login``
+    puts a user in the session, ``POST /heartbeat`` reads it and answers like tether."""
+    import redis.asyncio
+    from starsessions import SessionAutoloadMiddleware, SessionMiddleware
+    from starsessions.stores.redis import RedisStore
+
+    if connection is None:
+        connection = redis.asyncio.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "POST":
+            while (await receive()).get("more_body"):
+                pass
+        session = scope["session"]
+        if scope["path"] == "/login":
+            session["user"] = "bench-user"
+            body = b'{"ok":true}'
+            status = 200
+        elif session.get("user"):
+            body, status = _BODY, 200
+        else:
+            body, status = b'{"state":"ended","reason":"none"}', 401
+        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.body", "body": body})
+
+    store = RedisStore(connection=connection, prefix="bench-starsessions.")
+    return SessionMiddleware(
+        SessionAutoloadMiddleware(app), store=store, lifetime=IDLE, rolling=True, cookie_https_only=False
+    )
+
+
+# -- a private redis-server ----------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """redis-server on a free loopback port with its own temp dir, no RDB, no AOF."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.path.exists(binary):
+            raise SystemExit("redis-server not found (apt-get install redis-server)")
+        self.dir = tempfile.mkdtemp(prefix="tether-bench-redis-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise SystemExit("redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- the in-process count of one heartbeat ------------------------------------------------------------
+
+
+def _counting_client(url: str) -> tuple[Any, dict[str, int]]:
+    """An asyncio redis client whose connections count socket writes (round trips)."""
+    import redis.asyncio
+    from redis.asyncio.connection import Connection
+
+    counts = {"round_trips": 0}
+
+    class Counting(Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            counts["round_trips"] += 1
+            await super().send_packed_command(command, check_health)
+
+    pool = redis.asyncio.ConnectionPool.from_url(url, connection_class=Counting)
+    return redis.asyncio.Redis(connection_pool=pool), counts
+
+
+def _commandstats(url: str) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in client.info("commandstats").items()}
+    finally:
+        client.close()
+
+
+async def _asgi(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, list[tuple[str, str]]]:
+    sent: list[dict[str, Any]] = []
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if done:
+            await asyncio.sleep(3600)
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "root_path": "",
+    }
+    await app(scope, receive, send)
+    start = sent[0]
+    return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]]
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    changed = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    changed.pop("info", None)
+    return changed
+
+
+CLIENT_COMMANDS = {"evalsha", "eval", "script|load", "hgetall", "get", "set", "setex", "ping", "client|setinfo", "hello"}
+
+
+def count_one_heartbeat(url: str, case: str) -> dict[str, Any]:
+    """Round trips, commands and Set-Cookie of one heartbeat through ``case``'s app."""
+    from tether.stores.redis import AsyncRedisStore
+    from tether.testing import FakeClock
+
+    async def scenario() -> dict[str, Any]:
+        client, counts = _counting_client(url)
+        clock = FakeClock(time.time())
+        if case == "starsessions rolling":
+            app = starsessions_app(client)
+            path, name = STARSESSIONS_HEARTBEAT, "session"
+        else:
+            os.environ["BENCH_GRANULARITY"] = "0" if case == "tether, writes" else ""
+            app = tether_app(AsyncRedisStore(client, prefix="bench-count:"), clock)
+            path, name = HEARTBEAT, "tether"
+        status, headers = await _asgi(app, "POST", "/login", {"host": "bench", "origin": "http://bench",
+                                                               "content-type": "application/json"}, b"{}")
+        assert status == 200, status
+        cookie = cookie_from(headers, name)
+        beat = {"host": "bench", "origin": "http://bench", "content-type": "application/json", "cookie": cookie}
+        clock.advance(1)
+        await _asgi(app, "POST", path, beat, b"{}")  # warm: scripts loaded, connection made
+        clock.advance(1)
+        await client.ping()
+        before = _commandstats(url)
+        trips = counts["round_trips"]
+        status, headers = await _asgi(app, "POST", path, beat, b"{}")
+        trips = counts["round_trips"] - trips
+        stats = _delta(before, _commandstats(url))
+        await client.aclose()
+        assert status == 200, status
+        own = {k: v for k, v in stats.items() if k in CLIENT_COMMANDS}
+        inside = {k: v for k, v in stats.items() if k not in CLIENT_COMMANDS}
+        return {
+            "round_trips": trips,
+            "client_commands": own,
+            "in_scripts": inside,
+            "commands_total": sum(stats.values()),
+            "set_cookie": sum(1 for k, _ in headers if k.lower() == "set-cookie"),
+        }
+
+    return asyncio.run(scenario())
+
+
+# -- the run --------------------------------------------------------------------------------------------
+
+
+def sign_in(url: str, n: int, cookie_name: str) -> list[str]:
+    cookies = []
+    for _ in range(n):
+        status, headers, _ = request(url + "/login", "POST", {"content-type": "application/json", "origin": url}, b"{}")
+        assert status == 200, status
+        cookies.append(cookie_from(headers, cookie_name))
+    return cookies
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=5.0, help="seconds of measured load per case (default 5)")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load first (default 1)")
+    p.add_argument("--concurrency", type=int, default=32, help="keep-alive connections, one session each (default 32)")
+    args = p.parse_args(argv)
+
+    redis_server = PrivateRedis()
+    env = {"BENCH_REDIS_URL": redis_server.url,
+           "PYTHONPATH": os.pathsep.join(x for x in (SRC, os.environ.get("PYTHONPATH", "")) if x)}
+    cases: list[tuple[str, str, dict[str, str], str, str]] = [
+        ("bare ASGI endpoint", "bench_redis:bare_app", {}, HEARTBEAT, ""),
+        ("tether, no write", "bench_redis:tether_app", {"BENCH_GRANULARITY": ""}, HEARTBEAT, "tether"),
+        ("tether, writes", "bench_redis:tether_app", {"BENCH_GRANULARITY": "0"}, HEARTBEAT, "tether"),
+        ("starsessions rolling", "bench_redis:starsessions_app", {}, STARSESSIONS_HEARTBEAT, "session"),
+    ]
+    try:
+        print("## One heartbeat, counted in process (same Redis)\n")
+        print("| case | client round trips | client commands | commands inside scripts | Set-Cookie |")
+        print("|---|---:|---|---|---:|")
+        counted = {}
+        for name, *_ in cases[1:]:
+            c = counted[name] = count_one_heartbeat(redis_server.url, name)
+            fmt = lambda d: ", ".join(f"{k.upper()}×{v}" for k, v in sorted(d.items())) or "—"  # noqa: E731
+            print(f"| {name} | {c['round_trips']} | {fmt(c['client_commands'])} | {fmt(c['in_scripts'])} | {c['set_cookie']} |")
+
+        rows: list[tuple[str, LoadResult]] = []
+        for name, app, case_env, path, cookie_name in cases:
+            with serve(app, env={**env, **case_env}, ready_path="/") as server:
+                cookies = sign_in(server.url, args.concurrency, cookie_name) if cookie_name else []
+                spec = LoadSpec(
+                    url=server.url + path, method="POST",
+                    headers={"Content-Type": "application/json", "Origin": server.url}, body="{}",
+                    cookies=cookies, duration=args.duration, warmup=args.warmup, concurrency=args.concurrency,
+                )
+                before = _commandstats(redis_server.url)
+                result = run_load(spec, server=server)
+                stats = _delta(before, _commandstats(redis_server.url))
+                rows.append((name, result))
+                answered = sum(result.statuses.values())
+                print(f"  {name}: {result.rps:,.0f} req/s; Redis commands during the run (warm-up included): "
+                      f"{sum(stats.values()):,} for {answered:,} measured answers", file=sys.stderr, flush=True)
+    finally:
+        redis_server.stop()
+
+    server_core, client_core = cpu_plan()
+    print(f"\n## Heartbeat req/s ({args.duration:g} s each after {args.warmup:g} s warm-up, one run, "
+          f"{args.concurrency} connections)\n")
+    print(f"Python {platform.python_version()}, uvicorn http={http_impl()} loop={loop_impl()}, "
+          f"{os.cpu_count()} CPUs; server pinned to core {server_core}, client to core {client_core}, "
+          f"redis-server unpinned.\n")
+    print_table(rows)
+    rps = dict((name, r.rps) for name, r in rows)
+    star = rps["starsessions rolling"]
+    print()
+    for name in ("tether, no write", "tether, writes"):
+        print(f"- {name} / starsessions rolling: {rps[name] / star:.2f}×")
+    bad = [name for name, r in rows if set(r.statuses) != {200} or r.errors]
+    if bad:
+        print(f"\nWARNING: non-200 answers or connection errors in: {', '.join(bad)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
