@@ -11,8 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tether import AsyncSQLiteStore, Policy, TetherMiddleware
-from tether._script import script_tag
+from tether import AsyncSQLiteStore, Policy, TetherMiddleware, script_tag
 from tether.asgi import request_from_scope
 
 PAGE = """<!doctype html><title>tether</title>{script}
