@@ -17,7 +17,9 @@ class TestMemoryStore(StoreContract):
 class TestAsyncMemoryStore(StoreContract):
     @pytest.fixture
     def store(self):
-        return SyncOver(AsyncMemoryStore())
+        store = SyncOver(AsyncMemoryStore())
+        yield store
+        store.close()
 
 
 class TestSQLiteStore(StoreContract):

@@ -49,13 +49,23 @@ class SyncOver:
     def __init__(self, store: Any):
         self.async_store = store
         self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         # One loop per calling thread, so the contract's concurrent tests work too.
         loop = getattr(self._local, "loop", None)
         if loop is None:
             loop = self._local.loop = asyncio.new_event_loop()
+            self._loops.append(loop)
         return loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        """Close the store, then every private loop (none is left for the GC to close)."""
+        self._run(self.async_store.close())
+        for loop in self._loops:
+            loop.close()
+        self._loops.clear()
+        self._local = threading.local()
 
     def __getattr__(self, name: str) -> Any:
         if name not in METHODS:
