@@ -21,6 +21,7 @@ from django.utils.deprecation import MiddlewareMixin
 from ...exceptions import StoreUnavailable
 from .conf import request_facts, runtime, to_django
 from .session import SessionStore
+from .views import endpoint
 
 logger = logging.getLogger("tether")
 
@@ -33,9 +34,9 @@ class TetherMiddleware(SessionMiddleware):
         tether = runtime()
         tether.sweeper.ensure()
         if tether.protocol.is_endpoint(request.path_info):
-            # The endpoint view opens the session itself; this one is never stored.
-            request.session = SessionStore(tether=tether)
-            return None
+            # Answered here, before URL resolution, views and later middleware: the
+            # heartbeat is the hot path, and the protocol makes every decision itself.
+            return endpoint(request, request.path_info[len(tether.config.prefix) + 1 :])
         try:
             handle = tether.run(tether.protocol.open(request_facts(request)))
         except StoreUnavailable as exc:
