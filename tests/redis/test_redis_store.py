@@ -411,3 +411,57 @@ def test_many_threads_share_one_sync_store(store):
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(work, records))
     assert len(store.list_by_user("ada")) == 50
+
+
+# -- load_and_touch: a heartbeat in one round trip ---------------------------------------------
+
+
+def _expected(policy: Policy, meta: Meta, now: float) -> Meta:
+    if policy.end_reason(meta, now) is None and policy.wants_touch(meta, now):
+        return policy.touched(meta, now)
+    return meta
+
+
+@pytest.mark.parametrize("granularity", [0.0, 30.0])
+def test_load_and_touch_decides_exactly_as_the_policy(store, granularity):
+    import random
+
+    rng = random.Random(4)
+    policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60, touch_granularity=granularity)
+    for _ in range(300):
+        start = NOW + rng.uniform(-5000, 5000)
+        r = make_record(start, policy=policy, user=rng.choice([None, "ada", "a:b"]), data={"n": rng.random()})
+        store.save(r, create=True)
+        meta = r.meta
+        for _ in range(4):
+            now = start + rng.choice([rng.uniform(0, 4000), rng.uniform(0, 40), 3600 - rng.uniform(0, 700), 600.0, 0.0])
+            loaded = store.load_and_touch(r.key, now, policy)
+            meta = _expected(policy, meta, now)
+            assert loaded is not None and loaded.meta == meta and loaded.data == r.data, (now, meta, loaded)
+            assert store.load(r.key).meta == meta
+        store.delete(r.key)
+    assert store.load_and_touch("missing", NOW, policy) is None
+
+
+def test_load_and_touch_is_one_round_trip_and_slides_the_sweep(counted):
+    policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60, touch_granularity=0)
+    r = record(user="ada")
+    counted.save(r, create=True)
+    counted.load_and_touch(r.key, NOW + 1, policy)  # the script is loaded now
+    assert round_trips(counted, lambda: counted.load_and_touch(r.key, NOW + 100, policy)) == 1
+    assert counted.sweep(NOW + 650) == []  # slid to NOW + 700
+    assert [x.key for x in counted.sweep(NOW + 700)] == [r.key]
+
+
+def test_async_load_and_touch(redis_server, prefix):
+    policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60, touch_granularity=0)
+
+    async def main() -> None:
+        store = AsyncRedisStore(async_client(redis_server.port), prefix=prefix)
+        r = record()
+        await store.save(r, create=True)
+        loaded = await store.load_and_touch(r.key, NOW + 50, policy)
+        assert loaded.meta == policy.touched(r.meta, NOW + 50)
+        await store.client.aclose()
+
+    asyncio.run(main())
