@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Build src/tether/static/tether.min.js from tether.js with terser (pinned in
-// package-lock.json). The first line of the output records the SHA-256 of the source, so
+// package-lock.json). The first line of the output records the source's SHA-256 (first 16 hex digits), so
 // a test can tell a stale minified file without Node: tests/browser/test_build.py.
 //
 //   npm ci && npm run build      rewrite tether.min.js
@@ -19,7 +19,7 @@ const result = await minify(source, {
   mangle: true,
   format: { comments: false },
 });
-const out = `/*! tether.js | source sha256 ${digest} */\n${result.code}\n`;
+const out = `/*! tether.js src:${digest.slice(0, 16)} */\n${result.code}\n`;
 const target = new URL("tether.min.js", dir);
 if (process.argv.includes("--check")) {
   let current = "";

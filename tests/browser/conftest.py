@@ -206,6 +206,7 @@ class World:
 
     def login(self, page: Any, user: str = "ada", next_path: str = "/") -> None:
         page.goto(f"{self.url}/login?next={next_path}")
+        page.bring_to_front()  # headless paints only the front tab; clicks wait for paint
         page.fill("#username", user)
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.url}{next_path}")

@@ -20,6 +20,13 @@ def open_tabs(w: World, *paths: str, user: str = "ada") -> list:
     return tabs
 
 
+def click(page, locator) -> None:
+    """A real click. The tab comes to the front first: headless Chromium paints only the
+    front tab, and Playwright waits for a painted, stable element."""
+    page.bring_to_front()
+    locator.click()
+
+
 def leader_of(tabs: list) -> list:
     return [t for t in tabs if t.evaluate("() => tether.leader")]
 
@@ -97,7 +104,7 @@ def test_c_stay_signed_in_ten_times_each_one_beat_and_escape_means_stay(world):
                 w.advance(0.5)
             assert dialog_open(a) and dialog_open(b) and w.counts.beats == before
         tab = a if i % 2 == 0 else b
-        tab.get_by_role("button", name="Stay signed in").click()
+        click(tab, tab.get_by_role("button", name="Stay signed in"))
         w.settle()
         assert w.counts.beats == before + 1, f"round {i}"
         assert not dialog_open(a) and not dialog_open(b)
@@ -119,7 +126,7 @@ def test_d_sign_out_in_one_tab_ends_every_tab(world):
     w = world
     tabs = open_tabs(w, "/", "/form", "/sessions")
     w.advance(5)
-    tabs[1].get_by_role("button", name="Sign out").first.click()  # the demo's own form
+    click(tabs[1], tabs[1].get_by_role("button", name="Sign out").first)  # the demo's own form
     tabs[1].wait_for_url("**/login")
     w.settle()
     w.advance_until(lambda: all(on_login(t) for t in tabs), limit=5)
@@ -130,7 +137,7 @@ def test_d_sign_out_from_the_warning_ends_every_tab(world):
     tabs = open_tabs(w, "/", "/form", "/sessions")
     w.advance_until(lambda: all(dialog_open(t) for t in tabs), limit=IDLE)
     root = tabs[2].locator("[data-tether-ui]")
-    root.get_by_role("button", name="Sign out").click()
+    click(tabs[2], root.get_by_role("button", name="Sign out"))
     w.settle()
     w.advance_until(lambda: all(t.url.endswith("/login") for t in tabs), limit=3)
     assert w.counts.ends == 1
@@ -239,7 +246,7 @@ def back_to_home_after_server_side_expiry(w: World):
     """Sign in on "/", follow the link to /form ("/" goes into the back/forward cache),
     let the session expire at the server, then go back."""
     (tab,) = open_tabs(w, "/")
-    tab.click("a[href='/form']")
+    click(tab, tab.locator("a[href='/form']"))
     tab.wait_for_url("**/form")
     w.settle()
     # Only the server's clock moves: Playwright's clock control evaluates script in the
@@ -277,7 +284,7 @@ def test_g_a_page_restored_from_bfcache_while_active_is_shown_after_the_check(wo
     w = world
     w.h.cacheable_pages = True
     (tab,) = open_tabs(w, "/")
-    tab.click("a[href='/form']")
+    click(tab, tab.locator("a[href='/form']"))
     tab.wait_for_url("**/form")
     w.settle()
     status = w.counts.status
@@ -302,6 +309,7 @@ def test_h_a_form_draft_survives_sign_in_again(world):
     w.advance_until(lambda: on_login(tab), limit=IDLE + 30)
     assert tab.url.endswith("/login?next=%2Fform")
     assert tab.evaluate("() => !!sessionStorage.getItem('tether:draft:/form')")
+    tab.bring_to_front()
     tab.fill("#username", "ada")
     tab.click("button[type=submit]")
     tab.wait_for_url("**/form")
@@ -318,6 +326,7 @@ def test_h_a_draft_is_not_given_to_another_user(world):
     (tab,) = open_tabs(w, "/form")
     tab.fill("#title", "private notes of ada")
     w.advance_until(lambda: on_login(tab), limit=IDLE + 30)
+    tab.bring_to_front()
     tab.fill("#username", "bob")
     tab.click("button[type=submit]")
     tab.wait_for_url("**/form")
@@ -418,6 +427,6 @@ def test_csp_script_src_self_the_client_works_without_violations(world):
     assert radius not in ("", "0px")
     # ... and nothing was blocked.
     assert first.evaluate("() => __csp") == []
-    first.get_by_role("button", name="Stay signed in").click()
+    click(first, first.get_by_role("button", name="Stay signed in"))
     w.settle()
     assert w.counts.beats == 1

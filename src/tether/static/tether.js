@@ -24,7 +24,7 @@
   try {
     cfg = JSON.parse(raw);
   } catch (e) {
-    console.error("tether: data-tether is not valid JSON", e);
+    console.error("tether: bad data-tether", e);
     return;
   }
 
@@ -463,7 +463,7 @@
   let beats = 0;
   const STEPS = [10, 30, 60, 120, 300];
   const CSS =
-    "dialog{box-sizing:border-box;max-width:min(28rem,calc(100vw - 2rem));padding:1.25rem 1.5rem;border:0;" +
+    "dialog{max-width:min(28rem,calc(100vw - 2rem));padding:1.25rem 1.5rem;border:0;" +
     "border-radius:var(--tether-radius,.6rem);background:var(--tether-bg,#fff);color:var(--tether-fg,#1d232a);" +
     "font:var(--tether-font,inherit);box-shadow:0 .5rem 2rem #0005}" +
     "dialog::backdrop{background:var(--tether-backdrop,#0007)}" +
@@ -553,15 +553,13 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
-  function words(s) {
-    const unit = s >= 60 ? "minute" : "second";
-    const n = s >= 60 ? Math.round(s / 60) : s;
-    try {
-      return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "unit", unit, unitDisplay: "long" }).format(n);
-    } catch (e) {
-      return n + " " + unit + (n === 1 ? "" : "s");
-    }
-  }
+  // "10 seconds", "2 minutes", in the page's language.
+  const words = (s) =>
+    new Intl.NumberFormat(document.documentElement.lang || undefined, {
+      style: "unit",
+      unit: s < 60 ? "second" : "minute",
+      unitDisplay: "long",
+    }).format(s < 60 ? s : Math.round(s / 60));
 
   function render(t) {
     if (!dlg) return;
