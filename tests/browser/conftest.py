@@ -75,6 +75,24 @@ def browser():
 # -- the server ------------------------------------------------------------------------------
 
 
+class RealClock(FakeClock):
+    """The system clock, with FakeClock's interface (``now``) for the request log."""
+
+    def __init__(self) -> None:
+        super().__init__(time.time())
+
+    @property  # type: ignore[override]
+    def now(self) -> float:
+        return time.time()
+
+    @now.setter
+    def now(self, value: float) -> None:
+        pass
+
+    def __call__(self) -> float:
+        return time.time()
+
+
 @dataclass
 class Counts:
     beats: int = 0  # heartbeats answered 200
@@ -142,11 +160,11 @@ class Harness:
         elif not path.startswith("/_tether/") and not path.startswith("/static/"):
             c.pages += 1
 
-    def reset(self, policy: Policy) -> None:
+    def reset(self, policy: Policy, *, real_time: bool = False) -> None:
         from tether.demo.pages import DemoSettings
         from tether.demo.starlette_app import build
 
-        self.clock = FakeClock()
+        self.clock = RealClock() if real_time else FakeClock()
         self.counts = Counts()
         self.down = False
         self.cacheable_pages = False
@@ -272,12 +290,13 @@ class World:
 def make_world(browser, harness):
     contexts = []
 
-    def make(policy: Policy | None = None, **context_options: Any) -> World:
-        harness.reset(policy or Policy(idle_timeout=IDLE, absolute_timeout=3600, warn_before=WARN))
+    def make(policy: Policy | None = None, *, real_time: bool = False, **context_options: Any) -> World:
+        harness.reset(policy or Policy(idle_timeout=IDLE, absolute_timeout=3600, warn_before=WARN), real_time=real_time)
         ctx = browser.new_context(**context_options)
         ctx.add_init_script(RECORDER)
-        ctx.clock.install(time=BROWSER_EPOCH_MS)
-        ctx.clock.pause_at(BROWSER_EPOCH_MS + 1000)
+        if not real_time:
+            ctx.clock.install(time=BROWSER_EPOCH_MS)
+            ctx.clock.pause_at(BROWSER_EPOCH_MS + 1000)
         contexts.append(ctx)
         return World(harness, ctx)
 
