@@ -150,6 +150,15 @@ class RedisCluster:
         for node in self.nodes:
             node.stop()
 
+    def ok(self) -> bool:
+        return all(
+            "cluster_state:ok" in n.cli("CLUSTER", "INFO") and len(n.cli("CLUSTER", "NODES").strip().splitlines()) == 3
+            for n in self.nodes
+        )
+
+    def wait_ok(self, timeout: float = 30) -> None:
+        wait_until(self.ok, timeout, "cluster_state:ok on every node", interval=0.1)
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
@@ -169,10 +178,10 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+def start_cluster(base: Path) -> RedisCluster:
+    """Three cluster-enabled servers, joined by ``redis-cli --cluster create``; returns
+    once every node reports ``cluster_state:ok`` and knows the other two."""
     require_redis()
-    base = tmp_path_factory.mktemp("cluster")
     nodes = [start_server(base / f"node{i}", cluster=True) for i in range(3)]
     cluster = RedisCluster(nodes)
     try:
@@ -184,16 +193,29 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         )
         if result.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {result.stdout}{result.stderr}")
-
-        def ready() -> bool:
-            return all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in nodes) and all(
-                len(n.cli("CLUSTER", "NODES").strip().splitlines()) == 3 for n in nodes
-            )
-
-        wait_until(ready, 30, "cluster_state:ok on every node", interval=0.1)
-        yield cluster
-    finally:
+        cluster.wait_ok()
+    except BaseException:
         cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A cluster shared by the tests; they separate by key prefix."""
+    require_redis()
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
+    """A cluster for one test only, whose nodes the test may stop and start again."""
+    require_redis()
+    cluster = start_cluster(tmp_path / "cluster")
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

@@ -138,3 +138,32 @@ def test_app_answers_503_while_redis_is_down_and_recovers_without_restart(own_re
         assert [r.meta.user for r in store.list_by_user("bob")] == ["bob"]
         assert store.load(hash_token(client.cookies.get("tether"))) is not None
     store.close()
+
+
+def test_cluster_node_outage_and_return(own_redis_cluster, prefix):
+    cluster = own_redis_cluster
+    store = RedisStore.from_url(f"redis+cluster://127.0.0.1:{cluster.nodes[0].port}?prefix={prefix}")
+    records = expired_records(60)
+    for r in records:
+        store.save(r, create=True)
+    victim = cluster.nodes[2]
+    on_victim = [r for r in records if store.client.get_node_from_key(store._layout.record_key(r.key)).port == victim.port]
+    assert on_victim  # 64 shards spread over three nodes
+
+    victim.stop()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        store.load(on_victim[0].key)
+    with pytest.raises(StoreUnavailable):
+        store.sweep(NOW)  # a sweep reads every shard, so it needs every node
+    assert time.monotonic() - started < 15
+
+    victim.start()  # same port and nodes.conf: it rejoins with its slots, without data
+    cluster.wait_ok()
+    fresh = expired_records(10)
+    for r in fresh:
+        assert store.save(r, create=True)
+    swept = {r.key for r in store.sweep(NOW, limit=1000)}
+    assert {r.key for r in fresh} <= swept
+    assert swept <= {r.key for r in records + fresh}
+    store.close()

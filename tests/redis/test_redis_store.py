@@ -18,7 +18,7 @@ from redis.crc import key_slot
 from tether import Policy
 from tether._records import Meta, Record
 from tether.exceptions import ConfigurationError, StoreUnavailable
-from tether.stores.redis import AsyncRedisStore, RedisStore
+from tether.stores.redis import AsyncRedisStore, RedisStore, _pairs
 from tether.testing import make_record
 
 from .conftest import free_port, wait_until
@@ -264,14 +264,24 @@ def test_deletes_and_sweeps_racing_claim_each_record_once(redis_server, prefix):
     assert setup.count() == 0
 
 
-def _sweep_in_process(url: str, prefix: str, now: float, start: Any) -> list[str]:
+def _sweep_in_lockstep(url: str, prefix: str, now: float, barrier: Any, rounds: int) -> tuple[list[int], list[str]]:
+    """Each round: read the due candidates, wait until every process has read them too,
+    then claim. Every process sees the same records; the claim decides who gets each."""
     store = RedisStore.from_url(url, prefix=prefix)
-    start.wait()
+    seen: list[int] = []
     mine: list[str] = []
-    while batch := store.sweep(now, limit=7):
-        mine.extend(r.key for r in batch)
+    for _ in range(rounds):
+        op = store._layout.sweep(now, 50)
+        candidates = store._send(next(op))
+        seen.append(sum(len(list(_pairs(c))) for c in candidates))
+        barrier.wait()
+        try:
+            claim = op.send(candidates)
+            op.send(store._send(claim))
+        except StopIteration as done:
+            mine.extend(r.key for r in done.value)
     store.close()
-    return mine
+    return seen, mine
 
 
 def test_concurrent_sweepers_in_several_processes_claim_each_record_once(redis_server, prefix):
@@ -281,13 +291,15 @@ def test_concurrent_sweepers_in_several_processes_claim_each_record_once(redis_s
         setup.save(r, create=True)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
-        start = manager.Barrier(4)
+        barrier = manager.Barrier(4)
         with ctx.Pool(4) as pool:
-            results = pool.starmap(_sweep_in_process, [(redis_server.url, prefix, NOW, start)] * 4)
-    claimed = [k for keys in results for k in keys]
+            results = pool.starmap(_sweep_in_lockstep, [(redis_server.url, prefix, NOW, barrier, 10)] * 4)
+    # In the first round all four processes saw at least 50 due records, the same ones...
+    assert all(seen[0] >= 50 for seen, _ in results)
+    # ...and yet every record was claimed by exactly one of them.
+    claimed = [k for _, keys in results for k in keys]
     assert len(claimed) == len(set(claimed)) == 400
     assert set(claimed) == {r.key for r in records}
-    assert sum(1 for keys in results if keys) >= 2  # they really competed
     assert setup.count() == 0 and setup.list_by_user("u1") == []
 
 
