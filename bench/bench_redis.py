@@ -207,14 +207,18 @@ def _counting_client(url: str) -> tuple[Any, dict[str, int]]:
     return redis.asyncio.Redis(connection_pool=pool), counts
 
 
+_STATS_CLIENTS: dict[str, Any] = {}
+
+
 def _commandstats(url: str) -> dict[str, int]:
+    """INFO commandstats calls per command, over one kept connection (a new one would
+    add its own HELLO / CLIENT SETINFO to the counts)."""
     import redis
 
-    client = redis.Redis.from_url(url)
-    try:
-        return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in client.info("commandstats").items()}
-    finally:
-        client.close()
+    client = _STATS_CLIENTS.get(url)
+    if client is None:
+        client = _STATS_CLIENTS[url] = redis.Redis.from_url(url)
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in client.info("commandstats").items()}
 
 
 async def _asgi(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, list[tuple[str, str]]]:
@@ -310,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=5.0, help="seconds of measured load per case (default 5)")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load first (default 1)")
     p.add_argument("--concurrency", type=int, default=32, help="keep-alive connections, one session each (default 32)")
+    p.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"),
+                   help="uvicorn's HTTP parser (auto: httptools when installed, else h11)")
     args = p.parse_args(argv)
 
     redis_server = PrivateRedis()
@@ -332,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | {c['round_trips']} | {fmt(c['client_commands'])} | {fmt(c['in_scripts'])} | {c['set_cookie']} |")
 
         rows: list[tuple[str, LoadResult]] = []
+        per_request: dict[str, float] = {}
         for name, app, case_env, path, cookie_name in cases:
-            with serve(app, env={**env, **case_env}, ready_path="/") as server:
+            with serve(app, env={**env, **case_env}, ready_path="/", extra_args=["--http", args.http]) as server:
                 cookies = sign_in(server.url, args.concurrency, cookie_name) if cookie_name else []
                 spec = LoadSpec(
                     url=server.url + path, method="POST",
@@ -344,24 +351,34 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_load(spec, server=server)
                 stats = _delta(before, _commandstats(redis_server.url))
                 rows.append((name, result))
-                answered = sum(result.statuses.values())
-                print(f"  {name}: {result.rps:,.0f} req/s; Redis commands during the run (warm-up included): "
-                      f"{sum(stats.values()):,} for {answered:,} measured answers", file=sys.stderr, flush=True)
+                # The deltas span the warm-up too: scale the measured answers to the whole run.
+                estimated = sum(result.statuses.values()) * (args.warmup + args.duration) / args.duration
+                per_request[name] = sum(stats.values()) / estimated if estimated else 0.0
+                print(f"  {name}: {result.rps:,.0f} req/s", file=sys.stderr, flush=True)
     finally:
+        for client in _STATS_CLIENTS.values():
+            client.close()
         redis_server.stop()
 
     server_core, client_core = cpu_plan()
     print(f"\n## Heartbeat req/s ({args.duration:g} s each after {args.warmup:g} s warm-up, one run, "
           f"{args.concurrency} connections)\n")
-    print(f"Python {platform.python_version()}, uvicorn http={http_impl()} loop={loop_impl()}, "
+    http = http_impl() if args.http == "auto" else args.http
+    print(f"Python {platform.python_version()}, uvicorn http={http} loop={loop_impl()}, "
           f"{os.cpu_count()} CPUs; server pinned to core {server_core}, client to core {client_core}, "
           f"redis-server unpinned.\n")
     print_table(rows)
-    rps = dict((name, r.rps) for name, r in rows)
-    star = rps["starsessions rolling"]
-    print()
-    for name in ("tether, no write", "tether, writes"):
-        print(f"- {name} / starsessions rolling: {rps[name] / star:.2f}×")
+    results = dict(rows)
+    star, bare = results["starsessions rolling"], results["bare ASGI endpoint"]
+    print("\n| case | req/s ÷ starsessions | starsessions CPU ÷ case CPU (per request) | "
+          "middleware CPU over bare: starsessions ÷ case | ≈ Redis commands / heartbeat under load |")
+    print("|---|---:|---:|---:|---:|")
+    for name in ("tether, no write", "tether, writes", "starsessions rolling"):
+        r = results[name]
+        us, star_us, bare_us = r.server_us_per_request, star.server_us_per_request, bare.server_us_per_request
+        by_cpu = f"{star_us / us:.2f}×" if us and star_us else "?"
+        over = f"{(star_us - bare_us) / (us - bare_us):.2f}×" if us and star_us and bare_us and us > bare_us else "?"
+        print(f"| {name} | {r.rps / star.rps:.2f}× | {by_cpu} | {over} | {per_request.get(name, 0):.1f} |")
     bad = [name for name, r in rows if set(r.statuses) != {200} or r.errors]
     if bad:
         print(f"\nWARNING: non-200 answers or connection errors in: {', '.join(bad)}")
