@@ -15,8 +15,8 @@ its index entries can never disagree, and a claim (delete, sweep) is exactly-onc
 
 Why shards and not one index, or one index per slot: one expiry zset would put every
 session in one slot (one cluster node); an index per cluster slot (16384 keys) would make
-a sweep scan them all. ``shards`` (default 64) spreads sessions over that many slots,
-which balances clusters of up to about 20 primaries, and a sweep, ``count`` or
+a sweep scan them all. ``shards`` (default 64) spreads sessions over that many slots
+(raise it for clusters with many primaries), and a sweep, ``count`` or
 ``list_by_user`` is one pipelined read over the shards (one round trip per node), then
 one pipelined claim. ``shards`` and ``prefix`` must be the same on every app server and
 must not change while sessions live: they decide where a session is found.
@@ -29,9 +29,16 @@ sweeper to claim it and fire ``on_end``. Redis' TTL is the safety net that frees
 when no sweeper runs at all; a session lost that way gets no ``on_end`` (its stale index
 entries are cleaned up by the next sweep).
 
-Round trips: ``load`` 1, ``save`` 1, ``touch`` 1, ``delete`` 1 (EVALSHA, with
-one extra SCRIPT LOAD only after Redis lost its script cache), ``sweep`` / ``list_by_user``
-/ ``delete_by_user`` 2 pipelines, ``count`` 1 pipeline.
+Round trips: ``load``, ``save``, ``touch``, ``delete`` and ``load_and_touch`` 1 each (an
+EVALSHA; one extra SCRIPT LOAD only after Redis lost its script cache); ``sweep``,
+``list_by_user`` and ``delete_by_user`` 2 pipelines; ``count`` 1 pipeline. ``load`` runs a
+script too, so that the reply is one string: parsing a hash reply costs redis-py (without
+hiredis) more CPU than the rest of a heartbeat. ``load_and_touch`` (not in the store
+contract) is a whole heartbeat, load plus the policy's touch, in one script.
+
+URLs (:meth:`RedisStore.from_url`): ``redis://host:port/db``, ``rediss://``, ``unix://``,
+``valkey://`` / ``valkeys://``; Redis Cluster with ``redis+cluster://host:port`` or
+``?cluster=1``; ``?prefix=`` and ``?shards=`` set the store options.
 
 Every Redis error (down, timeout, cluster reconfiguring) is raised as
 :class:`~tether.exceptions.StoreUnavailable`. redis-py reconnects on the next call, so the
@@ -504,8 +511,9 @@ class RedisStore:
         redis_url, cluster, store, options = _client_options(url, client_options)
         factory = redis.cluster.RedisCluster if cluster else redis.Redis
         client = factory.from_url(redis_url, **options)
-        return cls(client, prefix=prefix or store.get("prefix", DEFAULT_PREFIX),
-                   shards=shards or store.get("shards", DEFAULT_SHARDS), ttl_grace=ttl_grace, owns_client=True)
+        return cls(client, prefix=store.get("prefix", DEFAULT_PREFIX) if prefix is None else prefix,
+                   shards=store.get("shards", DEFAULT_SHARDS) if shards is None else shards,
+                   ttl_grace=ttl_grace, owns_client=True)
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -618,8 +626,9 @@ class AsyncRedisStore:
         redis_url, cluster, store, options = _client_options(url, client_options)
         factory = redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
         client = factory.from_url(redis_url, **options)
-        return cls(client, prefix=prefix or store.get("prefix", DEFAULT_PREFIX),
-                   shards=shards or store.get("shards", DEFAULT_SHARDS), ttl_grace=ttl_grace, owns_client=True)
+        return cls(client, prefix=store.get("prefix", DEFAULT_PREFIX) if prefix is None else prefix,
+                   shards=store.get("shards", DEFAULT_SHARDS) if shards is None else shards,
+                   ttl_grace=ttl_grace, owns_client=True)
 
     async def _run(self, op: _Op[T]) -> T:
         results: Any = None
