@@ -430,3 +430,25 @@ def test_csp_script_src_self_the_client_works_without_violations(world):
     click(first, first.get_by_role("button", name="Stay signed in"))
     w.settle()
     assert w.counts.beats == 1
+
+
+# -- the absolute limit -------------------------------------------------------------------------
+
+
+def test_absolute_limit_warns_an_active_user_and_cannot_be_extended(make_world):
+    from tether import Policy
+
+    w = make_world(Policy(idle_timeout=IDLE, absolute_timeout=150, warn_before=WARN))
+    (tab,) = open_tabs(w, "/")
+    work = lambda moved: wiggle(tab, moved) if round(moved * 2) % 5 == 0 else None  # noqa: E731
+    w.advance_until(lambda: dialog_open(tab), limit=150, each=work)
+    (warning,) = events(tab, "warning")
+    assert warning[2]["absolute"] is True and warning[2]["remaining"] >= WARN
+    assert tab.get_by_role("button", name="OK").is_visible()
+    beats = w.counts.beats
+    click(tab, tab.get_by_role("button", name="OK"))  # acknowledged; it does not come back
+    w.settle()
+    assert not dialog_open(tab) and w.counts.beats == beats
+    # Still active, but the absolute limit ends it (no second warning on the way).
+    w.advance_until(lambda: on_login(tab) or len(events(tab, "warning")) > 1, limit=WARN + 10, each=work)
+    assert tab.url.endswith("/login?next=%2F")
