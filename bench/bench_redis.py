@@ -16,7 +16,9 @@ to the other core) for the same duration, once:
 Before the load, an in-process check sends one heartbeat through each app and counts,
 for that one request: client round trips to Redis (a counting redis-py connection),
 Redis commands (``INFO commandstats`` deltas, split into the client's own commands and
-those run inside Lua scripts) and ``Set-Cookie`` headers.
+those run inside Lua scripts) and ``Set-Cookie`` headers. A second in-process check
+times the store work alone (CPU per heartbeat), including ``RedisStore.load_and_touch``,
+which does a writing heartbeat in one round trip but is not wired into the middleware.
 
     PYTHONPATH=src .venv/bin/python bench/bench_redis.py [--duration 5] [--concurrency 32]
 """
@@ -297,6 +299,58 @@ def count_one_heartbeat(url: str, case: str) -> dict[str, Any]:
     return asyncio.run(scenario())
 
 
+def store_work_cpu(url: str, concurrency: int = 32, per_task: int = 300) -> list[tuple[str, float]]:
+    """CPU µs per heartbeat spent on the session store alone (redis-py included), in process,
+    ``concurrency`` tasks at once: what each design costs before any HTTP."""
+    import redis.asyncio
+    from starsessions.stores.redis import RedisStore as StarStore
+
+    from tether import Policy
+    from tether.stores.redis import AsyncRedisStore
+    from tether.testing import make_record
+
+    async def scenario() -> list[tuple[str, float]]:
+        client = redis.asyncio.Redis.from_url(url)
+        store = AsyncRedisStore(client, prefix="bench-work:")
+        star = StarStore(connection=client, prefix="bench-work-star.")
+        policy = Policy(idle_timeout=IDLE, touch_granularity=0)
+        now = time.time()
+        records = [make_record(now, policy=policy, user="bench-user") for _ in range(concurrency)]
+        for r in records:
+            await store.save(r, create=True)
+            await star.write(r.key, b'{"user":"bench-user"}', IDLE, IDLE)
+
+        async def no_write(r: Any) -> None:
+            await store.load(r.key)
+
+        async def load_then_touch(r: Any) -> None:
+            loaded = await store.load(r.key)
+            await store.touch(r.key, policy.touched(loaded.meta, time.time()))
+
+        async def fused(r: Any) -> None:
+            await store.load_and_touch(r.key, time.time(), policy)
+
+        async def starsessions(r: Any) -> None:
+            data = await star.read(r.key, IDLE)
+            await star.write(r.key, data, IDLE, IDLE)
+
+        out = []
+        for name, work in (("tether load (no write)", no_write), ("tether load + touch (2 round trips)", load_then_touch),
+                           ("tether load_and_touch (1 round trip)", fused), ("starsessions read + write", starsessions)):
+            async def loop(r: Any) -> None:
+                for _ in range(per_task):
+                    await work(r)
+
+            await asyncio.gather(*(loop(r) for r in records[:4]))  # warm: scripts, connections
+            started = time.process_time()
+            await asyncio.gather(*(loop(r) for r in records))
+            out.append((name, (time.process_time() - started) / (concurrency * per_task) * 1e6))
+        await client.aclose()
+        return out
+
+    return asyncio.run(scenario())
+
+
 # -- the run --------------------------------------------------------------------------------------------
 
 
@@ -336,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
             c = counted[name] = count_one_heartbeat(redis_server.url, name)
             fmt = lambda d: ", ".join(f"{k.upper()}×{v}" for k, v in sorted(d.items())) or "—"  # noqa: E731
             print(f"| {name} | {c['round_trips']} | {fmt(c['client_commands'])} | {fmt(c['in_scripts'])} | {c['set_cookie']} |")
+
+        print("\n## Store work alone per heartbeat, in process (CPU µs, 32 tasks at once)\n")
+        print("| store work | CPU µs |\n|---|---:|")
+        for name, us in store_work_cpu(redis_server.url):
+            print(f"| {name} | {us:,.0f} |")
 
         rows: list[tuple[str, LoadResult]] = []
         per_request: dict[str, float] = {}
