@@ -2,6 +2,17 @@
 // (passively: GET status never extends) whenever tether reports a change.
 (function () {
   "use strict";
+  // Sign out through the client when it runs, so every tab ends together with reason
+  // "logout"; without script the form still posts to /logout.
+  var signOut = document.querySelector('form[action="/logout"]');
+  if (signOut) {
+    signOut.addEventListener("submit", function (event) {
+      if (window.tether && window.tether.state !== "ended") {
+        event.preventDefault();
+        window.tether.end();
+      }
+    });
+  }
   var panel = document.getElementById("live");
   if (!panel) return;
   var idleEl = document.getElementById("live-idle");
