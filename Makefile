@@ -23,6 +23,8 @@ test-fast: venv
 
 bench: venv system-deps
 	$(PY) bench/bench_heartbeat.py
+	$(PY) bench/bench_redis.py
+	$(PY) bench/bench_frameworks.py
 
 system-deps:
 	@missing=""; \

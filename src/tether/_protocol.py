@@ -270,7 +270,15 @@ class Protocol:
             # Malformed, oversized or foreign: never looked up, never adopted.
             return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
         key = hash_token(token)
-        record: Record | None = yield ("load", key)
+        if passive is None:
+            passive = self.is_passive(request)
+        record: Record | None
+        if passive or self.config.policy_for is not None:
+            record = yield ("load", key)
+        else:
+            # Stores that can (Redis) load and slide in one round trip; the others just
+            # load, and the touch below happens when the policy wants it.
+            record = yield ("load_and_touch", key, now, self.policy)
         if record is None:
             # Strict mode: an unknown token is never adopted; the cookie is cleared.
             return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
@@ -279,8 +287,6 @@ class Protocol:
         if reason is not None:
             yield from self._end(key, reason)
             return Session(self, None, now=now, secure=secure, ended_reason=reason, clear_cookie=True)
-        if passive is None:
-            passive = self.is_passive(request)
         if not passive and policy.wants_touch(record.meta, now):
             meta = policy.touched(record.meta, now)
             if not (yield ("touch", key, meta)):
@@ -415,6 +421,10 @@ def _perform(store: Any, on_end: OnEnd | None, op: Op) -> Any:
     name = op[0]
     if name == "create":
         return store.save(op[1], create=True)
+    if name == "load_and_touch":
+        # Optional capability, not in the contract: a store without it just loads.
+        combined = getattr(store, "load_and_touch", None)
+        return store.load(op[1]) if combined is None else combined(*op[1:])
     if name == "on_end":
         assert on_end is not None
         return on_end(op[1], op[2])

@@ -57,8 +57,10 @@ addEventListener("pageshow", (e) => {
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    # Package scope: Playwright's sync API keeps an event loop running in the main thread
+    # while it is open, which would break every later test that runs a loop of its own.
     if not os.path.exists(CHROMIUM):
         if IN_CI:
             pytest.fail(f"{CHROMIUM} is required in CI (apt-get install chromium)")

@@ -477,3 +477,25 @@ def test_async_load_and_touch(redis_server, prefix):
         await store.client.aclose()
 
     asyncio.run(main())
+
+
+def test_heartbeat_through_the_middleware_is_one_round_trip(counted):
+    """The protocol asks for load_and_touch; a writing heartbeat is still one round trip."""
+    from tether.testing import FakeClock
+
+    from ..apps import asgi_client
+
+    clock = FakeClock(NOW)
+    headers = {"Content-Type": "application/json", "Origin": "http://testserver"}
+    with asgi_client(counted, clock, policy=POLICY) as client:
+        assert client.post("/login", json={"user": "ada"}).status_code == 200
+        client.post("/_tether/heartbeat", content=b"{}", headers=headers)  # scripts loaded
+        for step in (1, 100):  # inside the granularity (no write), then past it (a write)
+            clock.advance(step)
+            before = CountingConnection.sent
+            response = client.post("/_tether/heartbeat", content=b"{}", headers=headers)
+            assert response.status_code == 200 and "set-cookie" not in response.headers
+            assert CountingConnection.sent - before == 1
+        assert response.json()["idle_remaining"] == POLICY.idle_timeout
+        key = next(iter(counted.list_by_user("ada"))).key
+        assert counted.load(key).meta.last_active == clock.now

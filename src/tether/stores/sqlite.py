@@ -8,17 +8,14 @@ columns only, guarded so ``last_active`` never moves backwards.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import queue
 import sqlite3
 import threading
-import weakref
 from typing import Any, Callable, TypeVar
 
 from .._records import Meta, Record, dump_data, load_data
 from ..exceptions import StoreUnavailable
-from .base import InlineAsyncStore, ThreadedAsyncStore
+from .base import ThreadedAsyncStore
 
 T = TypeVar("T")
 
@@ -167,70 +164,10 @@ class SQLiteStore:
 
 
 class AsyncSQLiteStore(ThreadedAsyncStore):
-    """The async twin: the same file, driven from one worker thread off the event loop.
-
-    Calls run in order on one thread, as with :class:`ThreadedAsyncStore`, but are handed
-    over through a plain queue and resolved with one ``call_soon_threadsafe``, rather than
-    through ``loop.run_in_executor``: about 7 µs of CPU per call instead of about 23 µs,
-    and a heartbeat makes one or two calls (bench/README.md).
-    """
+    """The async twin: the same file, driven from one worker thread off the event loop."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
-        InlineAsyncStore.__init__(self, SQLiteStore(path, busy_timeout=busy_timeout))
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        # The worker holds the queue, not the store: it stops when the store is collected.
-        weakref.finalize(self, self._queue.put, None)
-
-    def _wrap(self, method: Any) -> Any:
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            loop = asyncio.get_running_loop()
-            future = loop.create_future()
-            self._queue.put((method, args, kwargs, loop, future))
-            thread = self._thread
-            if thread is None or not thread.is_alive():  # first call, or after a fork
-                self._start()
-            return await future
-
-        return call
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=_work, args=(self._queue,), name="tether-sqlite", daemon=True
-                )
-                self._thread.start()
-
-
-def _work(jobs: "queue.SimpleQueue[Any]") -> None:
-    while True:
-        job = jobs.get()
-        if job is None:
-            return
-        method, args, kwargs, loop, future = job
-        del job
-        if future.cancelled():  # the caller gave up before its turn came: skip, as an executor does
-            continue
-        try:
-            outcome, ok = method(*args, **kwargs), True
-        except BaseException as exc:  # handed to the awaiting coroutine, like an executor
-            outcome, ok = exc, False
-        try:
-            loop.call_soon_threadsafe(_resolve, future, outcome, ok)
-        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
-            pass
-        del method, args, kwargs, loop, future, outcome
-
-
-def _resolve(future: "asyncio.Future[Any]", outcome: Any, ok: bool) -> None:
-    if future.done():  # cancelled while the call ran
-        return
-    if ok:
-        future.set_result(outcome)
-    else:
-        future.set_exception(outcome)
+        super().__init__(SQLiteStore(path, busy_timeout=busy_timeout))
 
 
 __all__ = ["SQLiteStore", "AsyncSQLiteStore"]

@@ -1,7 +1,8 @@
 """Store URLs for the command line and the demo (DESIGN §8).
 
 ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``,
-``redis://host:port/db`` (and ``rediss://``). Libraries should pass store instances;
+``redis://host:port/db`` (and ``rediss://``, ``valkey://``; ``redis+cluster://host:port``
+for Redis Cluster). Libraries should pass store instances;
 URLs exist for the places where a person types a string.
 """
 
@@ -28,13 +29,13 @@ def open_store(url: str, *, asynchronous: bool = False) -> Any:
         from .sqlite import AsyncSQLiteStore, SQLiteStore
 
         return AsyncSQLiteStore(path) if asynchronous else SQLiteStore(path)
-    if scheme in ("redis", "rediss", "valkey", "valkeys"):
+    if scheme.removesuffix("+cluster") in ("redis", "rediss", "valkey", "valkeys"):
         try:
             from . import redis as redis_store
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ConfigurationError(f"{url!r} needs the redis extra: pip install 'tether[redis]'") from exc
         cls = redis_store.AsyncRedisStore if asynchronous else redis_store.RedisStore
-        return cls.from_url(url.replace("valkey", "redis", 1))
+        return cls.from_url(url)
     raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db or redis://host:port/db")
 
 
