@@ -40,10 +40,18 @@ def as_async_store(store: Any) -> Any:
     return InlineAsyncStore(store) if isinstance(store, MemoryStore) else ThreadedAsyncStore(store)
 
 
+#: The only headers the protocol reads; the others are never decoded (hot path).
+_WANTED = frozenset(
+    (b"cookie", b"host", b"origin", b"sec-fetch-site", b"content-type", b"tether-passive", b"if-none-match")
+)
+
+
 def request_from_scope(scope: Scope) -> Request:
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
+        if raw_name not in _WANTED:  # ASGI servers send header names in lower case
+            continue
+        name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
         # Browsers split cookies over several headers under HTTP/2: join them.
         headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value

@@ -18,7 +18,7 @@ class MemoryStore:
 
     @staticmethod
     def _copy(record: Record) -> Record:
-        return Record(key=record.key, meta=record.meta, data=copy.deepcopy(record.data))
+        return Record(key=record.key, meta=record.meta, data=copy.deepcopy(record.data) if record.data else {})
 
     def load(self, key: str) -> Record | None:
         with self._lock:
