@@ -97,8 +97,11 @@ class Policy:
         return None
 
     def wants_touch(self, meta: Meta, now: float) -> bool:
-        """Should activity at ``now`` be written? At most once per granularity."""
-        return now - meta.last_active >= self.granularity and meta.idle_expires_at < meta.absolute_expires_at
+        """Should activity at ``now`` be written? At most once per granularity, only when
+        ``now`` is later than the stored activity (so a record a store has just slid is not
+        written twice), and only while there is idle expiry left to slide."""
+        since = now - meta.last_active
+        return since > 0 and since >= self.granularity and meta.idle_expires_at < meta.absolute_expires_at
 
     def touched(self, meta: Meta, now: float) -> Meta:
         """Meta after activity at ``now``: idle expiry slides, absolute expiry never does."""

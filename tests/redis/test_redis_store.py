@@ -499,3 +499,21 @@ def test_heartbeat_through_the_middleware_is_one_round_trip(counted):
         assert response.json()["idle_remaining"] == POLICY.idle_timeout
         key = next(iter(counted.list_by_user("ada"))).key
         assert counted.load(key).meta.last_active == clock.now
+
+
+def test_writing_heartbeat_is_one_round_trip_even_with_zero_granularity(counted):
+    """Every heartbeat writes (granularity 0): the store's slide is not repeated."""
+    from tether.testing import FakeClock
+
+    from ..apps import asgi_client
+
+    clock = FakeClock(NOW)
+    policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60, touch_granularity=0)
+    headers = {"Content-Type": "application/json", "Origin": "http://testserver"}
+    with asgi_client(counted, clock, policy=policy) as client:
+        client.post("/login", json={"user": "ada"})
+        client.post("/_tether/heartbeat", content=b"{}", headers=headers)
+        clock.advance(5)
+        before = CountingConnection.sent
+        assert client.post("/_tether/heartbeat", content=b"{}", headers=headers).json()["idle_remaining"] == 600
+        assert CountingConnection.sent - before == 1

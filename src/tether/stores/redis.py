@@ -153,7 +153,7 @@ local rec, exp, key = KEYS[1], KEYS[2], ARGV[1]
 local v = redis.call('HMGET', rec, 'c', 'la', 'ie', 'ae', 'u', 'd')
 if not v[2] then return false end
 local now, la, ie, ae = tonumber(ARGV[2]), tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
-if now < ae and now < ie and now - la >= tonumber(ARGV[4]) and ie < ae then
+if now < ae and now < ie and now > la and now - la >= tonumber(ARGV[4]) and ie < ae then
   v[2] = later(v[2], ARGV[2])
   local slid = now + tonumber(ARGV[3])
   if slid > ie then
