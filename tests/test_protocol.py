@@ -507,3 +507,21 @@ def test_per_user_policy(store, clock):
         assert client.get("/_tether/status").json() == {"state": "ended", "reason": "idle"}
         client.post("/login", json={"user": "ada"})
         assert client.get("/_tether/status").json()["idle_timeout"] == 600
+
+
+def test_login_as_someone_else_ends_the_first_session_and_drops_its_data(server):
+    first = server.login("alice")
+    server.client.post("/data", json={"cart": "alice-private"})
+    second = server.login("bob")
+    assert second != first and server.record(first) is None
+    assert server.client.get("/whoami").json() == {"user": "bob", "data": {}, "ended": None}
+    assert server.ended == [(hash_token(first), "logout")]
+
+
+def test_login_again_as_the_same_user_rotates_without_ending(server):
+    first = server.login("alice")
+    server.client.post("/data", json={"cart": [1]})
+    server.login("alice")
+    assert server.record(first) is None
+    assert server.client.get("/whoami").json()["data"] == {"cart": [1]}
+    assert server.ended == []

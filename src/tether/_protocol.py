@@ -143,6 +143,7 @@ class Session:
         self._clear_cookie = clear_cookie
         self._login: str | None = None
         self._logout = False
+        self._replace = False  # the loaded session ends (on_end "logout") rather than rotating
 
     @property
     def meta(self) -> Meta | None:
@@ -160,15 +161,25 @@ class Session:
         return (self.record is not None and not self._logout) or self._login is not None
 
     def login(self, user: str) -> None:
-        """Sign ``user`` in: a new token and a new absolute window; data carries over."""
+        """Sign ``user`` in: a new token and a new absolute window.
+
+        Data carries over from an anonymous session or the same user's (a cart kept across
+        sign-in). A different person's session ends (``on_end`` sees ``logout``) and its
+        data stays behind.
+        """
         if not isinstance(user, str) or not user:
             raise ValueError("login(user) needs a non-empty string id")
+        current = self.user
+        if current is not None and current != user:
+            self._replace = True
+            self.data.clear()
         self._login = user
         self._logout = False
 
     def logout(self) -> None:
         """End the session now (reason ``logout``) and clear the cookie."""
         self._logout = True
+        self._replace = True
         self._login = None
         self.data.clear()
 
@@ -318,7 +329,10 @@ class Protocol:
         if session._login is not None or (record is None and session.data):
             # Sign-in (or a first write to an anonymous session): always a new token.
             if record is not None:
-                yield ("delete", record.key)
+                if session._replace:
+                    yield from self._end(record.key, "logout")
+                else:
+                    yield ("delete", record.key)  # rotated: the same session, a new token
             token = new_token()
             meta = self.policy_of(session._login).start(self.config.clock(), session._login)
             yield ("create", Record(hash_token(token), meta, session.data))

@@ -71,7 +71,11 @@ def test_auth_login_as_someone_else_ends_the_first_session(env: Env) -> None:
     client = Client()
     post(client, "/auth/login", user="ada")
     first = token(client)
-    pk = post(client, "/auth/login", user="bob").json()["pk"]
+    response = post(client, "/auth/login", user="bob")
+    pk = response.json()["pk"]
+    # The browser keeps the new token: its Set-Cookie is not an expired one.
+    issued = response.cookies["tether"]
+    assert issued.value == token(client) and issued["max-age"] == "" and issued["expires"] == ""
     assert env.store.load(hash_token(first)) is None
     assert env.store.load(hash_token(token(client))).meta.user == str(pk)
     assert [reason for _, reason in env.ended] == ["logout"]

@@ -155,9 +155,18 @@ def _connect_flask_login() -> None:
     user_logged_out.connect(_on_logout, weak=False)
 
 
+#: What Flask-Login writes for the new user just before it signals the sign-in.
+_FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
+
+
 def _on_login(app: Flask, user: Any, **extra: Any) -> None:
     if "tether" in app.extensions:
+        data = current_session().data
+        # Signing in a different person clears the old person's data; keep Flask-Login's
+        # own keys, which already describe the new user.
+        keep = {key: data[key] for key in _FLASK_LOGIN_KEYS if key in data}
         sign_in(str(user.get_id()))
+        data.update(keep)
 
 
 def _on_logout(app: Flask, user: Any = None, **extra: Any) -> None:

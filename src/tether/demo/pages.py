@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import Any, Iterable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -30,8 +31,18 @@ class DemoSettings:
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths may be redirected to after sign-in (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site may be redirected to after sign-in (no open redirect).
+
+    Browsers and some frameworks drop tabs and newlines from a Location (``/\t/evil``
+    becomes ``//evil``) and treat ``\\`` as ``/``, so any of those, any other control
+    character or white space, a scheme or a host refuses the value.
+    """
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(c == "\\" or c.isspace() or not c.isprintable() for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 

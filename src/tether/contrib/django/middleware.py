@@ -56,6 +56,9 @@ class TetherMiddleware(SessionMiddleware):
             logger.warning("tether: %s", exc)
             return to_django(session._runtime.protocol.unavailable(exc))
         for cookie in cookies:
+            # A fresh morsel: load() into an existing one would keep its old attributes
+            # (e.g. Max-Age=0 of a clear) on the new token.
+            response.cookies.pop(cookie.partition("=")[0], None)
             response.cookies.load(cookie)
         if session.accessed:
             patch_vary_headers(response, ("Cookie",))

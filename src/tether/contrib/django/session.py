@@ -125,16 +125,18 @@ class SessionStore(SessionBase):
     # -- persisting ------------------------------------------------------------------------
 
     def close(self) -> list[str]:
-        """Persist every change through the protocol; returns the Set-Cookie values, in
-        order (the last one for a name wins)."""
+        """Persist every change through the protocol; returns the Set-Cookie values, the
+        last one for each cookie name."""
         handle = self.tether
         user = self._user or (handle.data.get(AUTH_USER_KEY) or handle.user if self._rotate else None)
         if user:
             handle.login(str(user))
-        cookies: list[str] = []
+        last: dict[str, str] = {}
         for session in [*self._ended, handle]:
-            cookies += self._runtime.run(self._runtime.protocol.close(session))
-        return cookies
+            for cookie in self._runtime.run(self._runtime.protocol.close(session)):
+                # One Set-Cookie per name: a clear followed by a new token keeps the token.
+                last[cookie.partition("=")[0]] = cookie
+        return list(last.values())
 
     def save(self, must_create: bool = False) -> None:
         """Bound to a request: nothing now, the middleware stores the session when the
