@@ -91,3 +91,54 @@ def test_websocket_sees_the_session_without_sliding_it():
 def test_sync_stores_are_wrapped_off_the_loop(tmp_path):
     assert type(TetherMiddleware(Starlette(), store=MemoryStore()).store) is InlineAsyncStore
     assert isinstance(TetherMiddleware(Starlette(), store=SQLiteStore(tmp_path / "x.db")).store, ThreadedAsyncStore)
+
+
+def test_shutdown_waits_for_a_sweep_in_flight():
+    """Records a batch has claimed are still reported when the server stops meanwhile."""
+    clock = FakeClock()
+    inner = MemoryStore()
+    for i in range(3):
+        inner.save(make_record(clock.now - 700 - i, policy=POLICY), create=True)
+    ended = []
+
+    class SlowSweep(InlineAsyncStore):
+        started = asyncio.Event()
+        release = asyncio.Event()
+
+        async def sweep(self, now, limit=100):
+            claimed = inner.sweep(now, limit)
+            self.started.set()
+            await self.release.wait()  # the claim is done; the answer is slow to come back
+            return claimed
+
+    async def scenario() -> None:
+        store = SlowSweep(inner)
+        store.started, store.release = asyncio.Event(), asyncio.Event()
+        app = TetherMiddleware(Starlette(), store=store, policy=POLICY, clock=clock,
+                               on_end=lambda r, why: ended.append(why), sweep_interval=0.001)
+        messages = asyncio.Queue()
+        await messages.put({"type": "lifespan.startup"})
+        sent = []
+
+        shutdown_taken = asyncio.Event()
+
+        async def receive():
+            message = await messages.get()
+            if message["type"] == "lifespan.shutdown":
+                shutdown_taken.set()
+            return message
+
+        async def send(message):
+            sent.append(message["type"])
+
+        server = asyncio.ensure_future(app({"type": "lifespan"}, receive, send))
+        await store.started.wait()
+        await messages.put({"type": "lifespan.shutdown"})
+        await shutdown_taken.wait()
+        await asyncio.sleep(0)  # one turn: the middleware has cancelled the sweeper and waits
+        store.release.set()
+        await asyncio.wait_for(server, 5)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+    asyncio.run(scenario())
+    assert ended == ["idle"] * 3 and inner.count() == 0

@@ -387,7 +387,7 @@ def test_refusal_order_405_then_403_then_415(server):
     assert r.status_code == 403
 
 
-@pytest.mark.parametrize("body", [b"{", b"\xff\xfe\x00", b'{"a": }', b"nul"])
+@pytest.mark.parametrize("body", [b"{", b"\xff\xfe\x00", b'{"a": }', b"nul", b"[" * 4000])
 def test_broken_json_is_400(server, body):
     server.login()
     assert "error" in assert_json(server.client.post("/_tether/heartbeat", content=body, headers=JSON_POST), 400)
@@ -525,3 +525,63 @@ def test_login_again_as_the_same_user_rotates_without_ending(server):
     assert server.record(first) is None
     assert server.client.get("/whoami").json()["data"] == {"cart": [1]}
     assert server.ended == []
+
+
+def test_a_failing_on_end_hook_neither_breaks_requests_nor_loses_endings(store, clock, caplog):
+    seen = []
+
+    def on_end(record, reason):
+        seen.append(reason)
+        raise RuntimeError("audit log is down")
+
+    with FACTORIES["asgi"](store, clock, policy=POLICY, on_end=on_end) as client:
+        client.post("/login", json={"user": "ada"})
+        clock.advance(600)
+        response = client.get("/_tether/status")
+        assert response.status_code == 401 and response.json()["reason"] == "idle"
+    assert seen == ["idle"] and "audit log is down" in caplog.text
+
+    from tether import Protocol, run_sync
+    from tether._protocol import Config
+    from tether.testing import make_record
+
+    for _ in range(3):
+        store.save(make_record(clock.now - 10_000, policy=POLICY), create=True)
+    protocol = Protocol(Config(policy=POLICY, clock=clock, on_end=on_end))
+    seen.clear()
+    assert run_sync(protocol.sweep(), store, on_end) == 3
+    assert seen == ["absolute"] * 3  # every claimed session reported, despite the failures
+
+
+def test_sync_on_end_runs_off_the_event_loop(clock):
+    import asyncio
+    import threading
+
+    from tether import MemoryStore, Protocol, run_async
+    from tether._protocol import Config
+    from tether.stores import AsyncMemoryStore
+    from tether.testing import make_record
+
+    inner = MemoryStore()
+    inner.save(make_record(clock.now - 10_000, policy=POLICY), create=True)
+    hook_threads = []
+    on_end = lambda record, why: hook_threads.append(threading.get_ident())  # noqa: E731
+
+    async def sweep_on_a_loop() -> int:
+        protocol = Protocol(Config(policy=POLICY, clock=clock, on_end=on_end))
+        assert await run_async(protocol.sweep(), AsyncMemoryStore(inner), on_end) == 1
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(sweep_on_a_loop())
+    assert len(hook_threads) == 1 and hook_threads[0] != loop_thread
+
+
+def test_secure_config_behind_a_tls_proxy_accepts_the_https_origin(store, clock):
+    with FACTORIES["asgi"](store, clock, policy=POLICY, secure=True) as client:
+        login = client.post("/login", json={"user": "ada"})
+        cookie = login.headers["set-cookie"].split(";")[0]
+        assert cookie.startswith("__Host-tether=") and "Secure" in login.headers["set-cookie"]
+        headers = {"Content-Type": "application/json", "Origin": "https://testserver", "Cookie": cookie}
+        assert client.post("/_tether/heartbeat", content=b"{}", headers=headers).status_code == 200
+        headers["Origin"] = "http://testserver"
+        assert client.post("/_tether/heartbeat", content=b"{}", headers=headers).status_code == 403

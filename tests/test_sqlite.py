@@ -132,3 +132,40 @@ def test_unreachable_file_is_503(tmp_path, clock):
         response = client.get("/_tether/status")
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
+
+
+def test_a_thread_connection_closes_with_its_thread(tmp_path):
+    import gc
+    import threading
+
+    store = SQLiteStore(tmp_path / "threads.db")
+    record = make_record(T0, policy=POLICY)
+    store.save(record, create=True)
+    for _ in range(50):
+        thread = threading.Thread(target=store.load, args=(record.key,))
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(store._connections) <= 2  # this thread's, and none left by the 50 others
+    store.close()
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    import os
+
+    store = SQLiteStore(tmp_path / "fork.db")
+    record = make_record(T0, policy=POLICY)
+    store.save(record, create=True)
+    parent = store._local.db
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: must not touch the parent's connection object
+        try:
+            ok = store.load(record.key) is not None and store._local.db is not parent
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert store._local.db is parent
+    store.close()

@@ -12,8 +12,10 @@ values for ordinary requests. So the rules live here once, and no adapter repeat
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Sequence
 
@@ -23,6 +25,8 @@ from ._policy import EndReason, Policy
 from ._records import Meta, Record, dump_data, hash_token, is_token, new_token
 from ._script import script_bytes, script_version
 from .exceptions import ConfigurationError, StoreUnavailable
+
+logger = logging.getLogger("tether")
 
 Op = tuple[Any, ...]
 OnEnd = Callable[[Record, str], Any]
@@ -255,7 +259,9 @@ class Protocol:
         origin = headers.get("origin")
         if origin is not None:
             origin = origin.lower()
-            own = f"{request.scheme}://{headers.get('host', '').lower()}"
+            # Behind a TLS-terminating proxy the app sees http, the browser says https.
+            scheme = "https" if self.config.secure else request.scheme
+            own = f"{scheme}://{headers.get('host', '').lower()}"
             if origin != own and origin not in self._trusted:
                 return "cross-origin request refused"
         if site == "cross-site":
@@ -368,7 +374,7 @@ class Protocol:
             if body != b"{}" and body.strip():
                 try:
                     json.loads(body)
-                except (ValueError, UnicodeDecodeError):
+                except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                     return self.error(400, "body is not valid JSON")
         session = yield from self.open(request, passive=(name == "status"), _snapshot=False)
         if name == "end":
@@ -431,7 +437,7 @@ class Protocol:
         return len(claimed)
 
 
-def _perform(store: Any, on_end: OnEnd | None, op: Op) -> Any:
+def _perform(store: Any, op: Op) -> Any:
     name = op[0]
     if name == "create":
         return store.save(op[1], create=True)
@@ -439,10 +445,17 @@ def _perform(store: Any, on_end: OnEnd | None, op: Op) -> Any:
         # Optional capability, not in the contract: a store without it just loads.
         combined = getattr(store, "load_and_touch", None)
         return store.load(op[1]) if combined is None else combined(*op[1:])
-    if name == "on_end":
-        assert on_end is not None
-        return on_end(op[1], op[2])
     return getattr(store, name)(*op[1:])
+
+
+def _report(on_end: OnEnd, record: Record, reason: str) -> Any:
+    """Call the hook; a failing hook is logged and never stops the other endings (the
+    record is already claimed) nor turns a request into a 500."""
+    try:
+        return on_end(record, reason)
+    except Exception:
+        logger.exception("tether: on_end failed for session %s… (%s)", record.key[:10], reason)
+        return None
 
 
 def run_sync(gen: Generator[Op, Any, Any], store: Any, on_end: OnEnd | None = None) -> Any:
@@ -450,22 +463,45 @@ def run_sync(gen: Generator[Op, Any, Any], store: Any, on_end: OnEnd | None = No
     try:
         op = next(gen)
         while True:
-            op = gen.send(_perform(store, on_end, op))
+            if op[0] == "on_end":
+                assert on_end is not None
+                _report(on_end, op[1], op[2])
+                op = gen.send(None)
+            else:
+                op = gen.send(_perform(store, op))
     except StopIteration as done:
         return done.value
 
 
 async def run_async(gen: Generator[Op, Any, Any], store: Any, on_end: OnEnd | None = None) -> Any:
-    """Drive a protocol generator with an async store (``on_end`` may be sync or async)."""
+    """Drive a protocol generator with an async store. ``on_end`` may be a coroutine
+    function (awaited) or a plain one (run in a thread: it may do I/O; the loop goes on)."""
     try:
         op = next(gen)
         while True:
-            result = _perform(store, on_end, op)
+            if op[0] == "on_end":
+                assert on_end is not None
+                await _areport(on_end, op[1], op[2])
+                op = gen.send(None)
+                continue
+            result = _perform(store, op)
             if inspect.isawaitable(result):
                 result = await result
             op = gen.send(result)
     except StopIteration as done:
         return done.value
+
+
+async def _areport(on_end: OnEnd, record: Record, reason: str) -> None:
+    if inspect.iscoroutinefunction(on_end):
+        result = _report(on_end, record, reason)
+    else:
+        result = await asyncio.to_thread(_report, on_end, record, reason)
+    if inspect.isawaitable(result):
+        try:
+            await result
+        except Exception:
+            logger.exception("tether: on_end failed for session %s… (%s)", record.key[:10], reason)
 
 
 __all__ = ["Config", "Request", "Response", "Session", "Protocol", "run_sync", "run_async"]

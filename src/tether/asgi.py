@@ -120,6 +120,7 @@ class TetherMiddleware:
         self.store = as_async_store(store)
         self.sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Future[int] | None = None
 
     async def run(self, gen: Any) -> Any:
         return await run_async(gen, self.store, self.config.on_end)
@@ -194,6 +195,11 @@ class TetherMiddleware:
             elif message["type"] == "lifespan.shutdown" and self._sweeper is not None:
                 self._sweeper.cancel()
                 self._sweeper = None
+                if self._sweeping is not None and not self._sweeping.done():
+                    # A batch in flight has claimed records: let it report them.
+                    await asyncio.wait([self._sweeping])
+                    if not self._sweeping.cancelled() and self._sweeping.exception() is not None:
+                        logger.warning("tether: last sweep failed: %s", self._sweeping.exception())
             return message
 
         return wrapped
@@ -216,7 +222,10 @@ class TetherMiddleware:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                await self.sweep()
+                # Shielded: cancelling the sweeper at shutdown must not drop the endings
+                # of records a batch has already claimed.
+                self._sweeping = asyncio.ensure_future(self.sweep())
+                await asyncio.shield(self._sweeping)
             except StoreUnavailable as exc:
                 logger.warning("tether: sweep skipped: %s", exc)
             except Exception:  # the sweeper must outlive a failing on_end hook

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from typing import Any, Callable, TypeVar
 
 from .._records import Meta, Record, dump_data, load_data
@@ -37,6 +38,10 @@ CREATE INDEX IF NOT EXISTS tether_sessions_user ON tether_sessions (user) WHERE 
 _COLUMNS = "key, data, user, created_at, last_active, idle_expires_at, absolute_expires_at"
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the base class cannot)."""
+
+
 def _row_to_record(row: tuple[Any, ...]) -> Record:
     key, data, user, created, last, idle, absolute = row
     return Record(key=key, data=load_data(data), meta=Meta(created, last, idle, absolute, user))
@@ -53,21 +58,29 @@ class SQLiteStore:
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # Weakly held: a thread's connection closes when the thread ends (its local goes).
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._run(lambda db: db.executescript(_SCHEMA))
+        self.close()  # nothing opened here may be inherited by a forked worker
 
     def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
+        local = self._local
+        db = getattr(local, "db", None)
+        if db is None or local.pid != os.getpid():
+            # One connection per thread and per process: SQLite forbids using a
+            # connection across fork(), e.g. an app loaded before gunicorn forks.
             if self.path != ":memory:" and os.path.dirname(self.path):
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
+                factory=_Connection,
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            local.db, local.pid = db, os.getpid()
             with self._lock:
-                self._connections.append(db)
+                self._connections.add(db)
         return db
 
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -157,7 +170,8 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
+            connections = list(self._connections)
+            self._connections = weakref.WeakSet()
         for db in connections:
             db.close()
         self._local = threading.local()

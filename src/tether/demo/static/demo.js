@@ -4,12 +4,15 @@
   "use strict";
   // Sign out through the client when it runs, so every tab ends together with reason
   // "logout"; without script the form still posts to /logout.
+  // If the client cannot end the session quickly (offline, refused), post the form after
+  // all, so that "Sign out" never leaves a shared computer signed in.
   var signOut = document.querySelector('form[action="/logout"]');
   if (signOut) {
     signOut.addEventListener("submit", function (event) {
       if (window.tether && window.tether.state !== "ended") {
         event.preventDefault();
         window.tether.end();
+        setTimeout(function () { signOut.submit(); }, 3000);
       }
     });
   }
