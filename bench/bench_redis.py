@@ -7,9 +7,9 @@ to the other core) for the same duration, once:
 
 - ``bare ASGI endpoint``: the heartbeat's exact headers and JSON, no session at all;
 - ``tether, no write``: ``POST /_tether/heartbeat`` inside ``touch_granularity`` (the
-  default 60 s): one HGETALL, no write;
+  default 60 s): one EVALSHA of the load-and-touch script, which only reads;
 - ``tether, writes``: ``touch_granularity=0``, so every heartbeat also slides the idle
-  expiry with its one-script ``touch``, as a browser's real once-per-window beat does;
+  expiry, in the same one script, as a browser's real once-per-window beat does;
 - ``starsessions rolling``: starsessions' ``SessionMiddleware(rolling=True)`` on its
   ``RedisStore`` (the same Redis), a raw ASGI heartbeat endpoint that reads the session.
 
@@ -17,8 +17,8 @@ Before the load, an in-process check sends one heartbeat through each app and co
 for that one request: client round trips to Redis (a counting redis-py connection),
 Redis commands (``INFO commandstats`` deltas, split into the client's own commands and
 those run inside Lua scripts) and ``Set-Cookie`` headers. A second in-process check
-times the store work alone (CPU per heartbeat), including ``RedisStore.load_and_touch``,
-which does a writing heartbeat in one round trip but is not wired into the middleware.
+times the store work alone (CPU per heartbeat): ``load``, ``load`` then ``touch``, and
+``load_and_touch`` (what the middleware runs for a heartbeat: one round trip).
 
     PYTHONPATH=src .venv/bin/python bench/bench_redis.py [--duration 5] [--concurrency 32]
 """

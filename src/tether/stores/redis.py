@@ -36,6 +36,11 @@ script too, so that the reply is one string: parsing a hash reply costs redis-py
 hiredis) more CPU than the rest of a heartbeat. ``load_and_touch`` (not in the store
 contract) is a whole heartbeat, load plus the policy's touch, in one script.
 
+:class:`AsyncRedisStore` sends the one-call operations that tasks make in the same turn of
+the event loop together, as one pipeline: redis-py's per-command cost (pool checkout,
+retry wrapper, instrumentation, one write and one read) is paid once for all of them.
+Each call keeps its own result and its own error.
+
 URLs (:meth:`RedisStore.from_url`): ``redis://host:port/db``, ``rediss://``, ``unix://``,
 ``valkey://`` / ``valkeys://``; Redis Cluster with ``redis+cluster://host:port`` or
 ``?cluster=1``; ``?prefix=`` and ``?shards=`` set the store options.
@@ -47,6 +52,7 @@ same store instance works again as soon as Redis is back.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import zlib
 from collections import defaultdict
@@ -223,21 +229,26 @@ _CLAIM_SCRIPT = _Script(_CLAIM)
 _SHAS = {s: s.sha for s in (_LOAD_SCRIPT, _LOAD_TOUCH_SCRIPT, _SAVE_SCRIPT, _TOUCH_SCRIPT, _CLAIM_SCRIPT)}
 
 
-@dataclass(frozen=True)
 class _Call:
-    """One command of a batch. With ``script`` set, ``args`` are EVALSHA's numkeys, keys, argv."""
+    """One command of a batch: ``wire`` is what goes to ``execute_command``, an EVALSHA
+    (built once, here) when ``script`` is set."""
 
-    args: tuple[Any, ...]
-    script: _Script | None = None
+    __slots__ = ("wire", "script")
 
-    def wire(self) -> tuple[Any, ...]:
-        if self.script is None:
-            return self.args
-        return ("EVALSHA", _SHAS[self.script], *self.args)
+    def __init__(self, wire: tuple[Any, ...], script: _Script | None = None):
+        self.wire = wire
+        self.script = script
 
 
-def _script(script: _Script, keys: list[str], argv: list[Any]) -> _Call:
-    return _Call((len(keys), *keys, *argv), script)
+# The scripts' SHA1s as bytes: redis-py sends bytes as they are, a str it first runs
+# through its encoder's type checks. The command name stays a str: redis-py (the cluster
+# client's slot lookup, the response callbacks) looks commands up by their str name.
+_EVALSHA = "EVALSHA"
+_SHA_BYTES = {s: sha.encode("ascii") for s, sha in _SHAS.items()}
+
+
+def _script(script: _Script, keys: list[Any], argv: list[Any]) -> _Call:
+    return _Call((_EVALSHA, _SHA_BYTES[script], len(keys), *keys, *argv), script)
 
 
 # An operation is a generator: it yields a batch of calls (one round trip), receives their
@@ -283,7 +294,7 @@ def _unpack(key: str, raw: Any) -> Record | None:
     """A record from the load script's one string (see ``_LOAD``)."""
     if raw is None:
         return None
-    packed = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    packed = raw if type(raw) is bytes else raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
     created, last, idle, absolute, rest = packed.split(b" ", 4)
     user: str | None = None
     if rest[:1] == b"-":
@@ -293,7 +304,8 @@ def _unpack(key: str, raw: Any) -> Record | None:
         n = int(size)
         user, data = rest[:n].decode("utf-8"), rest[n:]
     meta = Meta(float(created), float(last), float(idle), float(absolute), user)
-    return Record(key=key, meta=meta, data=load_data(data))
+    # No app data is the common heartbeat case: "{}" needs no JSON parser.
+    return Record(key, meta, {} if data == b"{}" else load_data(data))
 
 
 def _by_created(records: Iterable[Record]) -> list[Record]:
@@ -313,6 +325,10 @@ class _Layout:
         self.prefix = prefix
         self.shards = shards
         self.grace_ms = str(int(ttl_grace * 1000))
+        # The per-shard names, formatted once: a heartbeat only appends its key.
+        self._records = [f"{self.tag(s)}:r:" for s in range(shards)]
+        self._expiries = [f"{self.tag(s)}:exp" for s in range(shards)]
+        self._policy_args: tuple[Policy | None, str, str] = (None, "", "")
 
     def shard(self, key: str) -> int:
         return zlib.crc32(key.encode("utf-8")) % self.shards
@@ -321,10 +337,10 @@ class _Layout:
         return f"{self.prefix}{{{shard}}}"
 
     def record_key(self, key: str) -> str:
-        return f"{self.tag(self.shard(key))}:r:{key}"
+        return self._records[self.shard(key)] + key
 
     def expiry_key(self, shard: int) -> str:
-        return f"{self.tag(shard)}:exp"
+        return self._expiries[shard]
 
     def users_key(self, shard: int) -> str:
         return f"{self.tag(shard)}:usr"
@@ -337,11 +353,13 @@ class _Layout:
 
     # -- operations -------------------------------------------------------------------------
 
-    def load(self, key: str) -> _Op[Record | None]:
-        (raw,) = yield [_script(_LOAD_SCRIPT, [self.record_key(key)], [])]
-        return _unpack(key, raw)
+    # The one-call operations exist twice: as the call (the stores' fast path, no generator)
+    # and as an op built from that call (what a test or a batch drives).
 
-    def save(self, record: Record, create: bool) -> _Op[bool]:
+    def load_call(self, key: str) -> _Call:
+        return _script(_LOAD_SCRIPT, [self.record_key(key)], [])
+
+    def save_call(self, record: Record, create: bool) -> _Call:
         m, key = record.meta, record.key
         shard = self.shard(key)
         argv = [
@@ -349,22 +367,41 @@ class _Layout:
             _num(m.created_at), _num(m.last_active), _num(m.idle_expires_at), _num(m.absolute_expires_at),
             m.user or "", "0" if m.user is None else "1", self.grace_ms,
         ]
-        keys = [self.record_key(key), self.expiry_key(shard), self.users_key(shard)]
-        (done,) = yield [_script(_SAVE_SCRIPT, keys, argv)]
+        keys = [self._records[shard] + key, self._expiries[shard], self.users_key(shard)]
+        return _script(_SAVE_SCRIPT, keys, argv)
+
+    def load_and_touch_call(self, key: str, now: float, policy: Policy) -> _Call:
+        shard = self.shard(key)
+        cached, idle, granularity = self._policy_args  # one (frozen) policy in practice
+        if cached is not policy:
+            idle, granularity = _num(policy.idle_timeout), _num(policy.granularity)
+            self._policy_args = (policy, idle, granularity)
+        return _Call(
+            (_EVALSHA, _SHA_BYTES[_LOAD_TOUCH_SCRIPT], 2, self._records[shard] + key, self._expiries[shard],
+             key, _num(now), idle, granularity, self.grace_ms),
+            _LOAD_TOUCH_SCRIPT,
+        )
+
+    def touch_call(self, key: str, meta: Meta) -> _Call:
+        shard = self.shard(key)
+        keys = [self._records[shard] + key, self._expiries[shard]]
+        argv = [key, _num(meta.last_active), _num(meta.idle_expires_at), self.grace_ms]
+        return _script(_TOUCH_SCRIPT, keys, argv)
+
+    def load(self, key: str) -> _Op[Record | None]:
+        (raw,) = yield [self.load_call(key)]
+        return _unpack(key, raw)
+
+    def save(self, record: Record, create: bool) -> _Op[bool]:
+        (done,) = yield [self.save_call(record, create)]
         return bool(done)
 
     def load_and_touch(self, key: str, now: float, policy: Policy) -> _Op[Record | None]:
-        shard = self.shard(key)
-        keys = [self.record_key(key), self.expiry_key(shard)]
-        argv = [key, _num(now), _num(policy.idle_timeout), _num(policy.granularity), self.grace_ms]
-        (raw,) = yield [_script(_LOAD_TOUCH_SCRIPT, keys, argv)]
+        (raw,) = yield [self.load_and_touch_call(key, now, policy)]
         return _unpack(key, raw)
 
     def touch(self, key: str, meta: Meta) -> _Op[bool]:
-        shard = self.shard(key)
-        keys = [self.record_key(key), self.expiry_key(shard)]
-        argv = [key, _num(meta.last_active), _num(meta.idle_expires_at), self.grace_ms]
-        (done,) = yield [_script(_TOUCH_SCRIPT, keys, argv)]
+        (done,) = yield [self.touch_call(key, meta)]
         return bool(done)
 
     def _claim(self, shard: int, mode: str, bound: str, keys: list[str]) -> _Call:
@@ -536,17 +573,17 @@ class RedisStore:
 
     def _one(self, call: _Call) -> Any:
         try:
-            return self.client.execute_command(*call.wire())
+            return self.client.execute_command(*call.wire)
         except NoScriptError:
             # Redis restarted or flushed its script cache: load once, then run again.
             assert call.script is not None
             self.client.script_load(call.script.text)
-            return self.client.execute_command(*call.wire())
+            return self.client.execute_command(*call.wire)
 
     def _many(self, batch: list[_Call], *, retry_scripts: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for call in batch:
-            pipe.execute_command(*call.wire())
+            pipe.execute_command(*call.wire)
         results = list(pipe.execute(raise_on_error=False))
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing and retry_scripts:
@@ -564,20 +601,26 @@ class RedisStore:
 
     # -- the contract ---------------------------------------------------------------------------
 
+    def _call(self, call: _Call) -> Any:
+        try:
+            return self._one(call)
+        except _ERRORS as exc:
+            raise _unavailable(exc) from exc
+
     def load(self, key: str) -> Record | None:
-        return self._run(self._layout.load(key))
+        return _unpack(key, self._call(self._layout.load_call(key)))
 
     def save(self, record: Record, *, create: bool = False) -> bool:
-        return self._run(self._layout.save(record, create))
+        return bool(self._call(self._layout.save_call(record, create)))
 
     def touch(self, key: str, meta: Meta) -> bool:
-        return self._run(self._layout.touch(key, meta))
+        return bool(self._call(self._layout.touch_call(key, meta)))
 
     def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
         """``load`` then, if the session is alive at ``now`` and ``policy.wants_touch``,
         ``touch`` with ``policy.touched``: a heartbeat in one round trip instead of two.
         Not part of the store contract; returns the record as stored afterwards."""
-        return self._run(self._layout.load_and_touch(key, now, policy))
+        return _unpack(key, self._call(self._layout.load_and_touch_call(key, now, policy)))
 
     def delete(self, key: str) -> Record | None:
         return self._run(self._layout.delete(key))
@@ -618,6 +661,9 @@ class AsyncRedisStore:
         self.client = client
         self._layout = _Layout(prefix, shards, ttl_grace)
         self._owns_client = owns_client
+        # The calls gathered in the current turn of the loop, and that loop.
+        self._pending: tuple[asyncio.AbstractEventLoop, list[tuple[_Call, asyncio.Future[Any]]]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None, shards: int | None = None,
@@ -640,51 +686,113 @@ class AsyncRedisStore:
             return done.value
 
     async def _send(self, batch: list[_Call]) -> list[Any]:
+        if len(batch) == 1:
+            return [await self._call(batch[0])]
         try:
-            if len(batch) == 1:
-                return [await self._one(batch[0])]
             return await self._many(batch, retry_scripts=True)
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
 
+    # One-call operations (every heartbeat, load, save, touch, delete) are coalesced: the
+    # calls that tasks make in the same turn of the event loop go to Redis together, as one
+    # pipeline (one connection checkout, one write, one read), sent at the start of the
+    # next turn. redis-py's per-command cost (pool checkout and release, retry wrapper,
+    # instrumentation hooks, a socket write and read) is most of a heartbeat's store CPU;
+    # a pipeline pays it once. Each call still gets its own result or error, scripts stay
+    # separate (a call is never retried because another one failed), and a lone call is
+    # sent as a plain command.
+
+    async def _call(self, call: _Call) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        pending = self._pending
+        if pending is None or pending[0] is not loop:
+            pending = self._pending = (loop, [])
+            loop.call_soon(self._flush, pending)
+        pending[1].append((call, future))
+        try:
+            return await future
+        except _ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def _flush(self, pending: tuple[asyncio.AbstractEventLoop, list[tuple[_Call, asyncio.Future[Any]]]]) -> None:
+        if self._pending is pending:
+            self._pending = None
+        task = pending[0].create_task(self._execute(pending[1]))
+        self._tasks.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, batch: list[tuple[_Call, asyncio.Future[Any]]]) -> None:
+        try:
+            if len(batch) == 1:
+                try:
+                    results: list[Any] = [await self._one(batch[0][0])]
+                except Exception as exc:
+                    results = [exc]
+            else:
+                results = await self._pipeline([call for call, _ in batch], retry_scripts=True)
+        except BaseException as exc:
+            # The pipeline as a whole failed (connection, timeout) or this task was
+            # cancelled (the loop is shutting down): every call in it fails alike.
+            error = exc if isinstance(exc, Exception) else RedisError(f"redis call interrupted: {exc!r}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results):
+            if future.done():  # its caller was cancelled meanwhile
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
     async def _one(self, call: _Call) -> Any:
         try:
-            return await self.client.execute_command(*call.wire())
+            return await self.client.execute_command(*call.wire)
         except NoScriptError:
             assert call.script is not None
             await self.client.script_load(call.script.text)
-            return await self.client.execute_command(*call.wire())
+            return await self.client.execute_command(*call.wire)
 
-    async def _many(self, batch: list[_Call], *, retry_scripts: bool) -> list[Any]:
+    async def _pipeline(self, batch: list[_Call], *, retry_scripts: bool) -> list[Any]:
+        """Results of the calls in one pipeline; a call's own error is its result."""
         pipe = self.client.pipeline(transaction=False)
         for call in batch:
-            pipe.execute_command(*call.wire())
+            pipe.execute_command(*call.wire)
         results = list(await pipe.execute(raise_on_error=False))
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing and retry_scripts:
+            # Only the calls that did not run go again: a claim that ran must not run twice.
             for script in {batch[i].script for i in missing}:
                 assert script is not None
                 await self.client.script_load(script.text)
-            again = await self._many([batch[i] for i in missing], retry_scripts=False)
+            again = await self._pipeline([batch[i] for i in missing], retry_scripts=False)
             for i, result in zip(missing, again):
                 results[i] = result
+        return results
+
+    async def _many(self, batch: list[_Call], *, retry_scripts: bool) -> list[Any]:
+        results = await self._pipeline(batch, retry_scripts=retry_scripts)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return results
 
     async def load(self, key: str) -> Record | None:
-        return await self._run(self._layout.load(key))
+        return _unpack(key, await self._call(self._layout.load_call(key)))
 
     async def save(self, record: Record, *, create: bool = False) -> bool:
-        return await self._run(self._layout.save(record, create))
+        return bool(await self._call(self._layout.save_call(record, create)))
 
     async def touch(self, key: str, meta: Meta) -> bool:
-        return await self._run(self._layout.touch(key, meta))
+        return bool(await self._call(self._layout.touch_call(key, meta)))
 
     async def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
         """See :meth:`RedisStore.load_and_touch`."""
-        return await self._run(self._layout.load_and_touch(key, now, policy))
+        return _unpack(key, await self._call(self._layout.load_and_touch_call(key, now, policy)))
 
     async def delete(self, key: str) -> Record | None:
         return await self._run(self._layout.delete(key))
