@@ -36,11 +36,12 @@ from typing import Any, Iterator
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
+    sign_in,
+    stop,
     LoadResult,
     LoadSpec,
     Server,
     _pinned,
-    cookie_from,
     cpu_plan,
     free_port,
     print_table,
@@ -260,12 +261,7 @@ def gunicorn(factory: str, env: dict[str, str], cpu: int | None) -> Iterator[Ser
         # The requests are served by gunicorn's worker, not by its master: measure the worker.
         yield Server(url=url, port=port, proc=SimpleNamespace(pid=_worker_of(proc.pid)), cpu=cpu)  # type: ignore[arg-type]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _worker_of(master: int) -> int:
@@ -280,17 +276,6 @@ def _worker_of(master: int) -> int:
             if ppid == master:
                 return int(entry)
     return master
-
-
-def sign_in(url: str, cookie: str | None, n: int) -> list[str]:
-    if cookie is None:
-        return []
-    out = []
-    for _ in range(n):
-        status, headers, body = request(url + "/login", "POST", {"Content-Type": "application/json", "Origin": url}, b"{}")
-        assert status == 200, (status, body)
-        out.append(cookie_from(headers, cookie))
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                     method="POST",
                     headers={"Content-Type": "application/json", "Origin": url},
                     body="{}",
-                    cookies=sign_in(url, cookie, args.concurrency),
+                    cookies=sign_in(url, args.concurrency, cookie),
                     duration=args.duration,
                     warmup=args.warmup,
                     concurrency=args.concurrency,

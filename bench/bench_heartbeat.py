@@ -29,27 +29,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
+    bare_app,
+    login_app,
+    sign_in,
     LoadResult,
     LoadSpec,
-    cookie_from,
     cpu_plan,
     http_impl,
     loop_impl,
     print_table,
-    request,
     run_load,
     serve,
 )
@@ -57,47 +55,6 @@ from common import (  # noqa: E402
 HEARTBEAT = "/_tether/heartbeat"
 
 # -- the apps (uvicorn factories, configured through the environment) -------------------------
-
-_BARE_BODY = json.dumps(
-    {"state": "active", "idle_remaining": 1199.994, "absolute_remaining": 43187.123,
-     "idle_timeout": 1200, "warn_before": 120},
-    separators=(",", ":"),
-).encode()
-_BARE_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-]
-
-
-def bare_app() -> Any:
-    """The baseline: reads the request body, answers the heartbeat's headers and body."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["method"] == "POST":
-            while (await receive()).get("more_body"):
-                pass
-        await send({"type": "http.response.start", "status": 200, "headers": _BARE_HEADERS})
-        await send({"type": "http.response.body", "body": _BARE_BODY})
-
-    return app
-
-
-def _inner_app() -> Any:
-    """The app behind the middleware: ``POST /login`` signs in; anything else is 200."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/login" and scope["method"] == "POST":
-            scope["tether"].login("bench-user")
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": b'{"ok":true}'})
-
-    return app
 
 
 def tether_app() -> Any:
@@ -111,7 +68,7 @@ def tether_app() -> Any:
     store: Any = MemoryStore() if kind == "memory" else AsyncSQLiteStore(os.environ["BENCH_DB"])
     granularity = os.environ.get("BENCH_GRANULARITY") or None
     policy = Policy(touch_granularity=None if granularity is None else float(granularity))
-    return TetherMiddleware(_inner_app(), store=store, policy=policy, sweep_interval=None)
+    return TetherMiddleware(login_app(), store=store, policy=policy, sweep_interval=None)
 
 
 # -- the in-process store-call check ----------------------------------------------------------
@@ -151,7 +108,7 @@ def count_store_calls(tmpdir: str) -> list[str]:
         clock = FakeClock()
         store = CountingStore(inner)
         policy = Policy()
-        app = TetherMiddleware(_inner_app(), store=store, policy=policy, clock=clock, sweep_interval=None)
+        app = TetherMiddleware(login_app(), store=store, policy=policy, clock=clock, sweep_interval=None)
 
         async def scenario() -> tuple[dict[str, int], dict[str, int]]:
             _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
@@ -225,7 +182,7 @@ def inprocess_cost(tmpdir: str, n: int = 10_000, concurrency: int = 32) -> list[
             for kind in ("memory", "sqlite"):
                 store: Any = MemoryStore() if kind == "memory" else AsyncSQLiteStore(
                     os.path.join(tmpdir, f"inprocess-{name}.db"))
-                app = TetherMiddleware(_inner_app(), store=store, policy=Policy(touch_granularity=granularity),
+                app = TetherMiddleware(login_app(), store=store, policy=Policy(touch_granularity=granularity),
                                        sweep_interval=None)
                 _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
                 out.append((f"{kind}, {name}", await measure(app, headers["set-cookie"].split(";", 1)[0])))
@@ -235,16 +192,6 @@ def inprocess_cost(tmpdir: str, n: int = 10_000, concurrency: int = 32) -> list[
 
 
 # -- the run ----------------------------------------------------------------------------------------
-
-
-def sign_in(url: str, n: int) -> list[str]:
-    """``n`` fresh sessions through the app's login route; returns Cookie header values."""
-    cookies = []
-    for _ in range(n):
-        status, headers, _ = request(url + "/login", "POST", {"content-type": "application/json"}, b"{}")
-        assert status == 200, status
-        cookies.append(cookie_from(headers, "tether"))
-    return cookies
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | {us:.1f} |")
 
     cases: list[tuple[str, str, dict[str, str]]] = [
-        ("bare ASGI endpoint", "bench_heartbeat:bare_app", {}),
+        ("bare ASGI endpoint", "common:bare_app", {}),
         ("memory, no write", "bench_heartbeat:tether_app", {"BENCH_STORE": "memory"}),
         ("memory, writes", "bench_heartbeat:tether_app", {"BENCH_STORE": "memory", "BENCH_GRANULARITY": "0"}),
         ("sqlite, no write", "bench_heartbeat:tether_app",
@@ -296,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, app, _ in cases:
                 server = servers[name]
                 url = server.url
-                cookies = [] if app.endswith("bare_app") else sign_in(url, args.concurrency)
+                cookies = [] if app.endswith("bare_app") else sign_in(url, args.concurrency, "tether")
                 spec = LoadSpec(
                     url=url + HEARTBEAT,
                     method="POST",

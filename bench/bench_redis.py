@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import shutil
@@ -45,6 +44,10 @@ if os.path.isdir(SRC) and SRC not in sys.path:
     sys.path.insert(1, SRC)
 
 from common import (  # noqa: E402
+    HEARTBEAT_BODY,
+    HEARTBEAT_HEADERS,
+    login_app,
+    sign_in,
     LoadResult,
     LoadSpec,
     cookie_from,
@@ -53,7 +56,6 @@ from common import (  # noqa: E402
     http_impl,
     loop_impl,
     print_table,
-    request,
     run_load,
     serve,
 )
@@ -61,45 +63,7 @@ from common import (  # noqa: E402
 HEARTBEAT = "/_tether/heartbeat"
 STARSESSIONS_HEARTBEAT = "/heartbeat"
 IDLE = 1200
-_BODY = json.dumps(
-    {"state": "active", "idle_remaining": 1199.994, "absolute_remaining": 43187.123,
-     "idle_timeout": IDLE, "warn_before": 120},
-    separators=(",", ":"),
-).encode()
-_JSON_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-]
-
 # -- the apps (uvicorn factories, configured through the environment) ------------------------
-
-
-def bare_app() -> Any:
-    """The baseline: reads the body, answers the heartbeat's headers and body."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["method"] == "POST":
-            while (await receive()).get("more_body"):
-                pass
-        await send({"type": "http.response.start", "status": 200, "headers": _JSON_HEADERS})
-        await send({"type": "http.response.body", "body": _BODY})
-
-    return app
-
-
-def _tether_inner() -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/login" and scope["method"] == "POST":
-            scope["tether"].login("bench-user")
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": b'{"ok":true}'})
-
-    return app
 
 
 def tether_app(store: Any = None, clock: Any = None) -> Any:
@@ -113,7 +77,7 @@ def tether_app(store: Any = None, clock: Any = None) -> Any:
     granularity = os.environ.get("BENCH_GRANULARITY") or None
     policy = Policy(idle_timeout=IDLE, touch_granularity=None if granularity is None else float(granularity))
     options: dict[str, Any] = {"clock": clock} if clock is not None else {}
-    return TetherMiddleware(_tether_inner(), store=store, policy=policy, sweep_interval=None, **options)
+    return TetherMiddleware(login_app(), store=store, policy=policy, sweep_interval=None, **options)
 
 
 def starsessions_app(connection: Any = None) -> Any:
@@ -138,10 +102,10 @@ def starsessions_app(connection: Any = None) -> Any:
             body = b'{"ok":true}'
             status = 200
         elif session.get("user"):
-            body, status = _BODY, 200
+            body, status = HEARTBEAT_BODY, 200
         else:
             body, status = b'{"state":"ended","reason":"none"}', 401
-        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.start", "status": status, "headers": HEARTBEAT_HEADERS})
         await send({"type": "http.response.body", "body": body})
 
     store = RedisStore(connection=connection, prefix="bench-starsessions.")
@@ -354,15 +318,6 @@ def store_work_cpu(url: str, concurrency: int = 32, per_task: int = 300) -> list
 # -- the run --------------------------------------------------------------------------------------------
 
 
-def sign_in(url: str, n: int, cookie_name: str) -> list[str]:
-    cookies = []
-    for _ in range(n):
-        status, headers, _ = request(url + "/login", "POST", {"content-type": "application/json", "origin": url}, b"{}")
-        assert status == 200, status
-        cookies.append(cookie_from(headers, cookie_name))
-    return cookies
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=5.0, help="seconds of measured load per case (default 5)")
@@ -376,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {"BENCH_REDIS_URL": redis_server.url,
            "PYTHONPATH": os.pathsep.join(x for x in (SRC, os.environ.get("PYTHONPATH", "")) if x)}
     cases: list[tuple[str, str, dict[str, str], str, str]] = [
-        ("bare ASGI endpoint", "bench_redis:bare_app", {}, HEARTBEAT, ""),
+        ("bare ASGI endpoint", "common:bare_app", {}, HEARTBEAT, ""),
         ("tether, no write", "bench_redis:tether_app", {"BENCH_GRANULARITY": ""}, HEARTBEAT, "tether"),
         ("tether, writes", "bench_redis:tether_app", {"BENCH_GRANULARITY": "0"}, HEARTBEAT, "tether"),
         ("starsessions rolling", "bench_redis:starsessions_app", {}, STARSESSIONS_HEARTBEAT, "session"),
@@ -400,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         per_request: dict[str, float] = {}
         for name, app, case_env, path, cookie_name in cases:
             with serve(app, env={**env, **case_env}, ready_path="/", extra_args=["--http", args.http]) as server:
-                cookies = sign_in(server.url, args.concurrency, cookie_name) if cookie_name else []
+                cookies = sign_in(server.url, args.concurrency, cookie_name or None)
                 spec = LoadSpec(
                     url=server.url + path, method="POST",
                     headers={"Content-Type": "application/json", "Origin": server.url}, body="{}",

@@ -133,12 +133,17 @@ def serve(
         _wait_ready(proc, port, ready_path, timeout)
         yield Server(url=url, port=port, proc=proc, cpu=cpu)  # type: ignore[arg-type]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: Any) -> None:
+    """Terminate a server process, killing it if it does not stop within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, path: str, timeout: float) -> None:
@@ -445,6 +450,62 @@ def print_table(rows: Sequence[tuple[str, LoadResult]], baseline: str | None = N
 # -- self-test: how fast is the client? --------------------------------------------------------------
 
 _HELLO = b'{"state":"active"}'
+
+
+#: The heartbeat's exact 200 answer, for the bare baseline endpoint.
+HEARTBEAT_BODY = json.dumps(
+    {"state": "active", "idle_remaining": 1199.994, "absolute_remaining": 43187.123,
+     "idle_timeout": 1200, "warn_before": 120},
+    separators=(",", ":"),
+).encode()
+HEARTBEAT_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def bare_app() -> Any:
+    """The baseline (a uvicorn factory): reads the body, answers the heartbeat's headers
+    and body, precomputed. The strictest baseline there is."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "POST":
+            while (await receive()).get("more_body"):
+                pass
+        await send({"type": "http.response.start", "status": 200, "headers": HEARTBEAT_HEADERS})
+        await send({"type": "http.response.body", "body": HEARTBEAT_BODY})
+
+    return app
+
+
+def login_app() -> Any:
+    """What sits behind TetherMiddleware in the benches: ``POST /login`` signs in."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/login" and scope["method"] == "POST":
+            scope["tether"].login("bench-user")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    return app
+
+
+def sign_in(url: str, n: int, cookie_name: str | None) -> list[str]:
+    """``n`` fresh sessions through the app's ``POST /login``; their Cookie header values
+    (none for an app without sessions)."""
+    if cookie_name is None:
+        return []
+    cookies = []
+    for _ in range(n):
+        status, headers, body = request(url + "/login", "POST", {"content-type": "application/json", "origin": url}, b"{}")
+        assert status == 200, (status, body)
+        cookies.append(cookie_from(headers, cookie_name))
+    return cookies
 
 
 def hello_app() -> Any:
