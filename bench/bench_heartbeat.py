@@ -39,6 +39,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
+    cookie_from,
+    asgi_call,
     bare_app,
     login_app,
     sign_in,
@@ -74,29 +76,6 @@ def tether_app() -> Any:
 # -- the in-process store-call check ----------------------------------------------------------
 
 
-async def _asgi(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict[str, str]]:
-    sent: list[dict[str, Any]] = []
-    done = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal done
-        if done:
-            await asyncio.sleep(3600)
-        done = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }
-    await app(scope, receive, send)
-    start = sent[0]
-    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
-
-
 def count_store_calls(tmpdir: str) -> list[str]:
     """Store calls per heartbeat, inside and past the granularity, for memory and SQLite."""
     from tether import Policy, TetherMiddleware
@@ -111,17 +90,17 @@ def count_store_calls(tmpdir: str) -> list[str]:
         app = TetherMiddleware(login_app(), store=store, policy=policy, clock=clock, sweep_interval=None)
 
         async def scenario() -> tuple[dict[str, int], dict[str, int]]:
-            _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
-            cookie = headers["set-cookie"].split(";", 1)[0]
+            _, headers = await asgi_call(app, "POST", "/login", {"host": "bench"})
+            cookie = cookie_from(headers, "tether")
             beat = {"host": "bench", "origin": "http://bench", "content-type": "application/json", "cookie": cookie}
             store.reset()
             clock.advance(policy.granularity / 2)
-            status, _ = await _asgi(app, "POST", HEARTBEAT, beat, b"{}")
+            status, _ = await asgi_call(app, "POST", HEARTBEAT, beat, b"{}")
             assert status == 200, status
             inside = dict(store.calls)
             store.reset()
             clock.advance(policy.granularity)
-            status, _ = await _asgi(app, "POST", HEARTBEAT, beat, b"{}")
+            status, _ = await asgi_call(app, "POST", HEARTBEAT, beat, b"{}")
             assert status == 200, status
             return inside, dict(store.calls)
 
@@ -184,8 +163,8 @@ def inprocess_cost(tmpdir: str, n: int = 10_000, concurrency: int = 32) -> list[
                     os.path.join(tmpdir, f"inprocess-{name}.db"))
                 app = TetherMiddleware(login_app(), store=store, policy=Policy(touch_granularity=granularity),
                                        sweep_interval=None)
-                _, headers = await _asgi(app, "POST", "/login", {"host": "bench"})
-                out.append((f"{kind}, {name}", await measure(app, headers["set-cookie"].split(";", 1)[0])))
+                _, headers = await asgi_call(app, "POST", "/login", {"host": "bench"})
+                out.append((f"{kind}, {name}", await measure(app, cookie_from(headers, "tether"))))
         return out
 
     return asyncio.run(run())

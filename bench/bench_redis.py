@@ -44,6 +44,7 @@ if os.path.isdir(SRC) and SRC not in sys.path:
     sys.path.insert(1, SRC)
 
 from common import (  # noqa: E402
+    asgi_call,
     HEARTBEAT_BODY,
     HEARTBEAT_HEADERS,
     login_app,
@@ -187,29 +188,6 @@ def _commandstats(url: str) -> dict[str, int]:
     return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in client.info("commandstats").items()}
 
 
-async def _asgi(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, list[tuple[str, str]]]:
-    sent: list[dict[str, Any]] = []
-    done = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal done
-        if done:
-            await asyncio.sleep(3600)
-        done = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "root_path": "",
-    }
-    await app(scope, receive, send)
-    start = sent[0]
-    return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]]
-
-
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     changed = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
     changed.pop("info", None)
@@ -234,18 +212,18 @@ def count_one_heartbeat(url: str, case: str) -> dict[str, Any]:
             os.environ["BENCH_GRANULARITY"] = "0" if case == "tether, writes" else ""
             app = tether_app(AsyncRedisStore(client, prefix="bench-count:"), clock)
             path, name = HEARTBEAT, "tether"
-        status, headers = await _asgi(app, "POST", "/login", {"host": "bench", "origin": "http://bench",
+        status, headers = await asgi_call(app, "POST", "/login", {"host": "bench", "origin": "http://bench",
                                                                "content-type": "application/json"}, b"{}")
         assert status == 200, status
         cookie = cookie_from(headers, name)
         beat = {"host": "bench", "origin": "http://bench", "content-type": "application/json", "cookie": cookie}
         clock.advance(1)
-        await _asgi(app, "POST", path, beat, b"{}")  # warm: scripts loaded, connection made
+        await asgi_call(app, "POST", path, beat, b"{}")  # warm: scripts loaded, connection made
         clock.advance(1)
         await client.ping()
         before = _commandstats(url)
         trips = counts["round_trips"]
-        status, headers = await _asgi(app, "POST", path, beat, b"{}")
+        status, headers = await asgi_call(app, "POST", path, beat, b"{}")
         trips = counts["round_trips"] - trips
         stats = _delta(before, _commandstats(url))
         await client.aclose()

@@ -508,6 +508,31 @@ def sign_in(url: str, n: int, cookie_name: str | None) -> list[str]:
     return cookies
 
 
+async def asgi_call(app: Any, method: str, path: str, headers: Mapping[str, str],
+                    body: bytes = b"") -> tuple[int, list[tuple[str, str]]]:
+    """One request straight through an ASGI app, in process: (status, response headers)."""
+    sent: list[dict[str, Any]] = []
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if done:
+            await asyncio.sleep(3600)  # a disconnect never comes: the app has answered by then
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "root_path": "",
+    }
+    await app(scope, receive, send)
+    start = sent[0]
+    return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]]
+
+
 def hello_app() -> Any:
     """A minimal ASGI app for the client self-test."""
 
