@@ -519,14 +519,8 @@ def _client_options(url: str, options: dict[str, Any]) -> tuple[str, bool, dict[
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)), cluster, store, client
 
 
-class RedisStore:
-    """Sessions in Redis, Valkey or Redis Cluster, through a redis-py client you pass in
-    (``redis.Redis`` or ``redis.cluster.RedisCluster``).
-
-    The client is yours: :meth:`close` closes it only when :meth:`from_url` made it.
-    Give it timeouts (``socket_timeout``) and few retries, or a heartbeat waits for them
-    before it can answer 503.
-    """
+class _RedisStoreBase:
+    """What both twins share: the key layout and how a store is made from a URL."""
 
     def __init__(
         self,
@@ -541,16 +535,37 @@ class RedisStore:
         self._layout = _Layout(prefix, shards, ttl_grace)
         self._owns_client = owns_client
 
+    @staticmethod
+    def _client_class(cluster: bool) -> Any:
+        raise NotImplementedError
+
     @classmethod
-    def from_url(cls, url: str, *, prefix: str | None = None, shards: int | None = None,
-                 ttl_grace: float = DEFAULT_TTL_GRACE, **client_options: Any) -> "RedisStore":
-        """A store on a client made from ``url`` (see the module notes for the forms)."""
+    def from_url(cls: type[S], url: str, *, prefix: str | None = None, shards: int | None = None,
+                 ttl_grace: float = DEFAULT_TTL_GRACE, **client_options: Any) -> S:
+        """A store on a client made from ``url`` (see the module notes for the forms); no
+        connection is made until first use."""
         redis_url, cluster, store, options = _client_options(url, client_options)
-        factory = redis.cluster.RedisCluster if cluster else redis.Redis
-        client = factory.from_url(redis_url, **options)
+        client = cls._client_class(cluster).from_url(redis_url, **options)
         return cls(client, prefix=store.get("prefix", DEFAULT_PREFIX) if prefix is None else prefix,
                    shards=store.get("shards", DEFAULT_SHARDS) if shards is None else shards,
                    ttl_grace=ttl_grace, owns_client=True)
+
+
+S = TypeVar("S", bound=_RedisStoreBase)
+
+
+class RedisStore(_RedisStoreBase):
+    """Sessions in Redis, Valkey or Redis Cluster, through a redis-py client you pass in
+    (``redis.Redis`` or ``redis.cluster.RedisCluster``).
+
+    The client is yours: :meth:`close` closes it only when :meth:`from_url` made it.
+    Give it timeouts (``socket_timeout``) and few retries, or a heartbeat waits for them
+    before it can answer 503.
+    """
+
+    @staticmethod
+    def _client_class(cluster: bool) -> Any:
+        return redis.cluster.RedisCluster if cluster else redis.Redis
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -645,36 +660,19 @@ class RedisStore:
                 pass
 
 
-class AsyncRedisStore:
+class AsyncRedisStore(_RedisStoreBase):
     """The async twin of :class:`RedisStore`, on ``redis.asyncio`` (``Redis`` or
     ``cluster.RedisCluster``). Same keys and scripts: both can serve the same sessions."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        shards: int = DEFAULT_SHARDS,
-        ttl_grace: float = DEFAULT_TTL_GRACE,
-        owns_client: bool = False,
-    ):
-        self.client = client
-        self._layout = _Layout(prefix, shards, ttl_grace)
-        self._owns_client = owns_client
+    def __init__(self, client: Any, **options: Any):
+        super().__init__(client, **options)
         # The calls gathered in the current turn of the loop, and that loop.
         self._pending: tuple[asyncio.AbstractEventLoop, list[tuple[_Call, asyncio.Future[Any]]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @classmethod
-    def from_url(cls, url: str, *, prefix: str | None = None, shards: int | None = None,
-                 ttl_grace: float = DEFAULT_TTL_GRACE, **client_options: Any) -> "AsyncRedisStore":
-        """A store on a client made from ``url``; no connection is made until first use."""
-        redis_url, cluster, store, options = _client_options(url, client_options)
-        factory = redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
-        client = factory.from_url(redis_url, **options)
-        return cls(client, prefix=store.get("prefix", DEFAULT_PREFIX) if prefix is None else prefix,
-                   shards=store.get("shards", DEFAULT_SHARDS) if shards is None else shards,
-                   ttl_grace=ttl_grace, owns_client=True)
+    @staticmethod
+    def _client_class(cluster: bool) -> Any:
+        return redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
 
     async def _run(self, op: _Op[T]) -> T:
         results: Any = None
