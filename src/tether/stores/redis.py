@@ -669,6 +669,21 @@ class AsyncRedisStore(_RedisStoreBase):
         # The calls gathered in the current turn of the loop, and that loop.
         self._pending: tuple[asyncio.AbstractEventLoop, list[tuple[_Call, asyncio.Future[Any]]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Connections belong to the loop that made them. When another loop takes over
+        (``asyncio.run`` twice, a test, a script), start from fresh connections."""
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            reset = getattr(getattr(self.client, "connection_pool", None), "reset", None)
+            if reset is None:
+                raise ConfigurationError(
+                    "this AsyncRedisStore was first used on another event loop; make one store per loop"
+                )
+            reset()  # drop (never touch) the old loop's connections
+        self._loop = loop
 
     @staticmethod
     def _client_class(cluster: bool) -> Any:
@@ -686,6 +701,7 @@ class AsyncRedisStore(_RedisStoreBase):
     async def _send(self, batch: list[_Call]) -> list[Any]:
         if len(batch) == 1:
             return [await self._call(batch[0])]
+        self._bind(asyncio.get_running_loop())
         try:
             return await self._many(batch, retry_scripts=True)
         except _ERRORS as exc:
@@ -702,6 +718,7 @@ class AsyncRedisStore(_RedisStoreBase):
 
     async def _call(self, call: _Call) -> Any:
         loop = asyncio.get_running_loop()
+        self._bind(loop)
         future = loop.create_future()
         pending = self._pending
         if pending is None or pending[0] is not loop:
