@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from werkzeug.wrappers import Response as BaseResponse
 from flask import Flask, Response, redirect, request
 
 from .._records import Record
@@ -35,7 +36,7 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
         reason = cross_site_refusal()
         return page("error.html", 403, status=403, message=reason) if reason else None
 
-    def signed_out(path: str) -> Response | None:
+    def signed_out(path: str) -> BaseResponse | None:
         return None if current_session().active else redirect(login_redirect(path), code=303)
 
     @app.get("/")
