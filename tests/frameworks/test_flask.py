@@ -105,6 +105,12 @@ def test_flask_login_rotates_on_login_and_ends_on_logout() -> None:
         client.cookies.delete("tether")
         assert client.get("/me").json() == {"user": "bob", "tether": "bob"}
         assert store.load(hash_token(client.cookies.get("tether"))).meta.user == "bob"
+        # Switching person without signing out: carol is signed in (Flask-Login's own keys
+        # survive), bob's session ends and nothing of his is carried over.
+        bobs = client.cookies.get("tether")
+        client.post("/login/carol")
+        assert client.get("/me").json() == {"user": "carol", "tether": "carol"}
+        assert store.load(hash_token(bobs)) is None
 
 
 def test_tether_script_global() -> None:
