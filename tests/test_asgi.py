@@ -142,3 +142,14 @@ def test_shutdown_waits_for_a_sweep_in_flight():
 
     asyncio.run(scenario())
     assert ended == ["idle"] * 3 and inner.count() == 0
+
+
+def test_config_or_settings_not_both():
+    import pytest
+
+    from tether import ConfigurationError
+    from tether._protocol import Config
+
+    with pytest.raises(ConfigurationError, match="not both"):
+        TetherMiddleware(Starlette(), store=MemoryStore(), config=Config(), policy=POLICY)
+    assert TetherMiddleware(Starlette(), store=MemoryStore(), config=Config(policy=POLICY)).config.policy is POLICY

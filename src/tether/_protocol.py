@@ -94,6 +94,15 @@ class Config:
             raise ConfigurationError("on_end must be callable as on_end(record, reason)")
 
 
+def configure(config: Config | None, policy: Policy | None, options: dict[str, Any]) -> Config:
+    """A middleware's settings: a ready ``Config``, or a policy and Config fields — not both."""
+    if config is None:
+        return Config(policy=policy or Policy(), **options)
+    if policy is not None or options:
+        raise ConfigurationError("pass config=Config(...) or separate settings, not both")
+    return config
+
+
 @dataclass(frozen=True)
 class Request:
     """What the protocol needs to know about a request. Header names are lower case."""

@@ -12,7 +12,7 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from ._policy import Policy
-from ._protocol import Config, Protocol, Request, Response, run_async
+from ._protocol import Config, Protocol, configure, Request, Response, run_async
 from .exceptions import StoreUnavailable
 from .stores.base import InlineAsyncStore, ThreadedAsyncStore, is_async_store
 
@@ -113,10 +113,8 @@ class TetherMiddleware:
         **options: Any,
     ) -> None:
         self.app = app
-        if config is None:
-            config = Config(policy=policy or Policy(), **options)
+        self.config = config = configure(config, policy, options)
         self.protocol = Protocol(config)
-        self.config = config
         self.store = as_async_store(store)
         self.sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None

@@ -19,7 +19,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator
 
 from ._policy import Policy
-from ._protocol import Config, Protocol, Request, Response, Session, run_sync
+from ._protocol import Config, Protocol, configure, Request, Response, Session, run_sync
 from .exceptions import ConfigurationError, StoreUnavailable
 from .stores.base import is_async_store
 
@@ -113,10 +113,8 @@ class TetherMiddleware:
         **options: Any,
     ) -> None:
         self.app = app
-        if config is None:
-            config = Config(policy=policy or Policy(), **options)
+        self.config = config = configure(config, policy, options)
         self.protocol = Protocol(config)
-        self.config = config
         self.store = as_sync_store(store)
         self.sweep_interval = sweep_interval
         self.sweeper = Sweeper(self.sweep, sweep_interval)
