@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 TOKEN_BYTES = 32  # 256 bits
@@ -53,26 +53,6 @@ class Meta:
         """When the session ends if nothing happens: the earlier of the two expiries."""
         return min(self.idle_expires_at, self.absolute_expires_at)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "created_at": self.created_at,
-            "last_active": self.last_active,
-            "idle_expires_at": self.idle_expires_at,
-            "absolute_expires_at": self.absolute_expires_at,
-            "user": self.user,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Meta":
-        user = raw.get("user")
-        return cls(
-            created_at=float(raw["created_at"]),
-            last_active=float(raw["last_active"]),
-            idle_expires_at=float(raw["idle_expires_at"]),
-            absolute_expires_at=float(raw["absolute_expires_at"]),
-            user=None if user is None else str(user),
-        )
-
 
 @dataclass
 class Record:
@@ -81,9 +61,6 @@ class Record:
     key: str
     meta: Meta
     data: dict[str, Any] = field(default_factory=dict)
-
-    def with_meta(self, meta: Meta) -> "Record":
-        return replace(self, meta=meta)
 
 
 def dump_data(data: dict[str, Any]) -> str:

@@ -3,6 +3,8 @@ concurrency (threads and processes), key isolation, error mapping, URLs."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import json
 import multiprocessing
@@ -200,9 +202,9 @@ def test_users_with_look_alike_names_stay_apart(redis_server, prefix, shards):
 def test_changing_the_user_moves_the_session_between_user_indexes(store):
     r = record(user="ada")
     store.save(r, create=True)
-    store.save(Record(r.key, Meta(**{**r.meta.to_dict(), "user": "bob"}), {}))
+    store.save(Record(r.key, dataclasses.replace(r.meta, user="bob"), {}))
     assert store.list_by_user("ada") == [] and [x.key for x in store.list_by_user("bob")] == [r.key]
-    store.save(Record(r.key, Meta(**{**r.meta.to_dict(), "user": None}), {}))
+    store.save(Record(r.key, dataclasses.replace(r.meta, user=None), {}))
     assert store.list_by_user("bob") == [] and store.load(r.key).meta.user is None
 
 
