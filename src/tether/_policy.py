@@ -111,6 +111,9 @@ class Policy:
             idle_expires_at=min(max(meta.idle_expires_at, now + self.idle_timeout), meta.absolute_expires_at),
             absolute_expires_at=meta.absolute_expires_at,
             user=meta.user,
+            device=meta.device,
+            ip=meta.ip,
+            ended=meta.ended,
         )
 
     def state(self, meta: Meta, now: float) -> dict[str, object]:

@@ -47,6 +47,14 @@ class Meta:
     idle_expires_at: float
     absolute_expires_at: float
     user: str | None = None
+    #: What a person recognises the session by: a label from the User-Agent at sign-in
+    #: (e.g. "Firefox on Linux"), and the client address at sign-in when configured.
+    device: str | None = None
+    ip: str | None = None
+    #: Set on a tombstone: the session was ended (e.g. ``"revoked"``) and its ``on_end``
+    #: already reported; the record stays until its expiry only so that the browser that
+    #: used it learns why.
+    ended: str | None = None
 
     @property
     def expires_at(self) -> float:

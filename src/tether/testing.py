@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from typing import Any, Coroutine
 
 from ._policy import Policy
@@ -101,6 +102,28 @@ class StoreContract:
         assert loaded.key == record.key
         assert loaded.data == {"cart": [1, 2], "name": "Ada ✓"}
         assert loaded.meta == record.meta
+
+    def test_meta_extras_round_trip_and_survive_updates(self, store: Any) -> None:
+        meta = replace(self.policy.start(self.now, "ada"), device="Firefox on Linux", ip="192.0.2.7")
+        record = Record(hash_token(new_token()), meta, {"a": 1})
+        store.save(record, create=True)
+        assert store.load(record.key).meta == meta
+        store.touch(record.key, self.policy.touched(meta, self.now + 30))
+        store.save(Record(record.key, replace(meta, device=None, ip=None), {"a": 2}))
+        loaded = store.load(record.key)
+        assert (loaded.meta.device, loaded.meta.ip, loaded.meta.ended) == ("Firefox on Linux", "192.0.2.7", None)
+        assert loaded.meta.last_active == self.now + 30
+        [claimed] = store.delete_by_user("ada")
+        assert claimed.meta.device == "Firefox on Linux"
+
+    def test_tombstone_keeps_its_reason_and_save_never_clears_it(self, store: Any) -> None:
+        tomb = Record(hash_token(new_token()), replace(self.policy.start(self.now), ended="revoked"), {})
+        store.save(tomb, create=True)
+        assert store.load(tomb.key).meta.ended == "revoked"
+        # A slow request that loaded the live session writes afterwards: still ended.
+        store.save(Record(tomb.key, replace(tomb.meta, ended=None), {"late": True}))
+        assert store.load(tomb.key).meta.ended == "revoked"
+        assert store.delete(tomb.key).meta.ended == "revoked"
 
     def test_save_without_create_never_resurrects(self, store: Any) -> None:
         record = self.record()
@@ -241,9 +264,6 @@ class StoreContract:
         for thread in threads:
             thread.join()
         assert sorted(claimed) == sorted(r.key for r in records)
-
-
-
 
 
 class CountingStore:

@@ -31,10 +31,12 @@ class Store(Protocol):
     def save(self, record: Record, *, create: bool = False) -> bool:
         """Write data and meta.
 
-        ``create=True`` inserts a new record (a new token: sign-in). Otherwise only an
-        existing record is updated, so a slow request never resurrects a session that was
-        ended meanwhile; the stored ``last_active`` and ``idle_expires_at`` never move
-        backwards. Returns False when there was nothing to update.
+        ``create=True`` inserts a new record (a new token: sign-in) with all of its meta.
+        Otherwise only an existing record is updated (its data, ``user``, and activity
+        times), so a slow request never resurrects a session that was ended meanwhile; the
+        stored ``last_active`` and ``idle_expires_at`` never move backwards, and
+        ``created_at``, ``absolute_expires_at``, ``device``, ``ip`` and ``ended`` keep
+        their stored values. Returns False when there was nothing to update.
         """
 
     def touch(self, key: str, meta: Meta) -> bool:

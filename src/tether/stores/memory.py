@@ -31,7 +31,7 @@ class MemoryStore:
             if old is None and not create:
                 return False
             meta = record.meta
-            if old is not None:
+            if old is not None and not create:
                 meta = _forward(old.meta, meta)
             self._records[record.key] = Record(record.key, meta, copy.deepcopy(record.data))
             return True
@@ -83,13 +83,17 @@ class AsyncMemoryStore(InlineAsyncStore):
 
 
 def _forward(old: Meta, new: Meta) -> Meta:
-    """Merge meta so that activity times only move forward (a slow request loses)."""
+    """Merge meta so that activity times only move forward (a slow request loses); what
+    only sign-in sets (created, absolute expiry, device, ip, ended) keeps its stored value."""
     return Meta(
         created_at=old.created_at,
         last_active=max(old.last_active, new.last_active),
         idle_expires_at=max(old.idle_expires_at, new.idle_expires_at),
         absolute_expires_at=old.absolute_expires_at,
         user=new.user,
+        device=old.device,
+        ip=old.ip,
+        ended=old.ended,
     )
 
 

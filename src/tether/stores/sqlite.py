@@ -29,13 +29,18 @@ CREATE TABLE IF NOT EXISTS tether_sessions (
     last_active REAL NOT NULL,
     idle_expires_at REAL NOT NULL,
     absolute_expires_at REAL NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    device TEXT,
+    ip TEXT,
+    ended TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tether_sessions_expiry ON tether_sessions (expires_at);
 CREATE INDEX IF NOT EXISTS tether_sessions_user ON tether_sessions (user) WHERE user IS NOT NULL;
 """
 
-_COLUMNS = "key, data, user, created_at, last_active, idle_expires_at, absolute_expires_at"
+_COLUMNS = "key, data, user, created_at, last_active, idle_expires_at, absolute_expires_at, device, ip, ended"
+#: Columns added after the first release: a file made by an older tether gains them.
+_ADDED_COLUMNS = ("device", "ip", "ended")
 
 
 class _Connection(sqlite3.Connection):
@@ -43,8 +48,16 @@ class _Connection(sqlite3.Connection):
 
 
 def _row_to_record(row: tuple[Any, ...]) -> Record:
-    key, data, user, created, last, idle, absolute = row
-    return Record(key=key, data=load_data(data), meta=Meta(created, last, idle, absolute, user))
+    key, data, user, created, last, idle, absolute, device, ip, ended = row
+    return Record(key=key, data=load_data(data), meta=Meta(created, last, idle, absolute, user, device, ip, ended))
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA)
+    present = {row[1] for row in db.execute("PRAGMA table_info(tether_sessions)")}
+    for column in _ADDED_COLUMNS:
+        if column not in present:
+            db.execute(f"ALTER TABLE tether_sessions ADD COLUMN {column} TEXT")
 
 
 class SQLiteStore:
@@ -61,7 +74,7 @@ class SQLiteStore:
         # Weakly held: a thread's connection closes when the thread ends (its local goes).
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._run(lambda db: db.executescript(_SCHEMA))
+        self._run(_migrate)
         self.close()  # nothing opened here may be inherited by a forked worker
 
     def _connect(self) -> sqlite3.Connection:
@@ -103,9 +116,10 @@ class SQLiteStore:
         if create:
             self._run(
                 lambda db: db.execute(
-                    f"INSERT OR REPLACE INTO tether_sessions ({_COLUMNS}, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO tether_sessions ({_COLUMNS}, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.key, data, m.user, m.created_at, m.last_active, m.idle_expires_at,
-                     m.absolute_expires_at, m.expires_at),
+                     m.absolute_expires_at, m.device, m.ip, m.ended, m.expires_at),
                 )
             )
             return True
