@@ -68,6 +68,8 @@ def test_demo_signs_in_and_ends_after_idle_timeout(demo):
         assert "content-security-policy" in page.headers and 'name="username"' in page.text
         # A cross-site form post is refused; the same-origin one signs in.
         assert client.post("/login", data={"username": "ada"}, headers={"Origin": "https://evil.example"}).status_code == 403
+        away = client.post("/login", data={"username": "ada", "next": "https://evil.example/"}, headers=origin)
+        assert away.status_code == 303 and away.headers["location"] == "/"
         signed = client.post("/login", data={"username": "ada", "next": "/form"}, headers=origin)
         assert signed.status_code == 303 and signed.headers["location"] == "/form"
         home = client.get("/")

@@ -5,6 +5,7 @@ from ._clock import Clock, system_clock
 from ._policy import EndReason, Policy
 from ._protocol import Config, Protocol, Request, Response, Session, run_async, run_sync
 from ._records import Meta, Record, hash_token, new_token
+from ._safety import cross_site_refusal, safe_next
 from ._script import script_tag
 from .asgi import TetherMiddleware
 from .exceptions import ConfigurationError, StoreUnavailable, TetherError
@@ -48,6 +49,9 @@ __all__ = [
     "run_sync",
     "run_async",
     "script_tag",
+    # safety for the app's own pages
+    "safe_next",
+    "cross_site_refusal",
     # errors
     "TetherError",
     "ConfigurationError",

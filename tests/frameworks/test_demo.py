@@ -50,6 +50,8 @@ def test_demo_pages_through_each_adapter(demo):
         page = laptop.get("/login")
         assert page.status_code == 200 and "content-security-policy" in page.headers and 'name="username"' in page.text
         assert laptop.post("/login", data={"username": "ada"}, headers={"Origin": "https://evil.example"}).status_code == 403
+        away = laptop.post("/login", data={"username": "ada", "next": "/\\evil.example"}, headers=origin)
+        assert away.status_code == 303 and away.headers["location"] == "/"
         signed = laptop.post("/login", data={"username": "ada", "next": "/form"}, headers=origin)
         assert signed.status_code == 303 and signed.headers["location"] == "/form"
         home = laptop.get("/")

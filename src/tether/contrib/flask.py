@@ -11,18 +11,21 @@ field, or ``STORE`` (a sync store or a store URL) or ``SWEEP_INTERVAL``; keyword
 arguments to ``Tether(...)`` override them.
 
 Sign in and out with :func:`sign_in` / :func:`sign_out`; with Flask-Login,
-``login_user`` and ``logout_user`` do it through its signals.
+``login_user`` and ``logout_user`` do it through its signals. Guard the app's own forms
+with :func:`require_same_origin`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from markupsafe import Markup
 
+from .. import _safety
 from .._protocol import Session
 from ..wsgi import TetherMiddleware, request_from_environ
 from ._settings import build_settings, client_script
@@ -131,10 +134,17 @@ def sign_out() -> None:
 
 
 def cross_site_refusal() -> str | None:
-    """Why the current request is not same-origin by tether's rule for its own POSTs, or
-    None. For an app's own forms: ``if cross_site_refusal(): abort(403)``."""
-    middleware: TetherMiddleware = current_app.extensions["tether"]
-    return middleware.protocol.cross_site_refusal(request_from_environ(request.environ))
+    """Why the current request must be refused as coming from another site, or None (safe
+    methods always pass); see :func:`tether.cross_site_refusal`."""
+    return _safety.cross_site_refusal(current_session(), request_from_environ(request.environ))
+
+
+def require_same_origin() -> None:
+    """Stop a request from another site with a JSON 403: ``app.before_request(require_same_origin)``
+    guards every form of the app, or call it at the top of one view."""
+    reason = cross_site_refusal()
+    if reason is not None:
+        abort(Response(json.dumps({"error": reason}), 403, {"Cache-Control": "no-store"}, content_type="application/json"))
 
 
 def tether_script(**options: Any) -> Markup:
@@ -180,4 +190,4 @@ def _on_logout(app: Flask, user: Any = None, **extra: Any) -> None:
             handle.data["_remember"] = remember
 
 
-__all__ = ["Tether", "TetherSession", "TetherSessionInterface", "current_session", "cross_site_refusal", "sign_in", "sign_out", "tether_script"]
+__all__ = ["Tether", "TetherSession", "TetherSessionInterface", "current_session", "cross_site_refusal", "require_same_origin", "sign_in", "sign_out", "tether_script"]

@@ -1,5 +1,5 @@
 """The demo on Django, through the ``tether.contrib.django`` app: the same pages and
-routes as the Starlette demo (DESIGN §8). Django is configured here, once per process."""
+routes as the Starlette demo. Django is configured here, once per process."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ import sys
 from types import ModuleType
 from typing import Any, Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import include, path
-from django.views.static import serve
+from . import missing_extra
+
+try:
+    from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+    from django.urls import include, path
+    from django.views.static import serve
+except ImportError as exc:
+    raise missing_extra(exc, "demo,django") from None
 
 from .._records import Record
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, safe_next, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -33,7 +38,8 @@ def see_other(to: str) -> HttpResponse:
 
 
 def routes(settings: DemoSettings) -> list[Any]:
-    from ..contrib.django.conf import request_facts, runtime
+    from ..contrib.django.conf import runtime
+    from ..contrib.django.safety import cross_site_refusal, safe_next
 
     def page(request: HttpRequest, template: str, code: int = 200, **context: Any) -> HttpResponse:
         session = request.session.tether
@@ -41,8 +47,8 @@ def routes(settings: DemoSettings) -> list[Any]:
         return HttpResponse(html, status=code, headers=dict(HEADERS), content_type="text/html; charset=utf-8")
 
     def refused(request: HttpRequest) -> HttpResponse | None:
-        """The demo's own forms obey the protocol's same-origin rule (DESIGN §8)."""
-        reason = runtime().protocol.cross_site_refusal(request_facts(request))
+        """The demo's own forms obey the same same-origin rule as tether's endpoints."""
+        reason = cross_site_refusal(request)
         return page(request, "error.html", 403, status=403, message=reason) if reason else None
 
     def signed_in(where: str, methods: tuple[str, ...] = ("GET",)) -> Callable[..., Any]:
@@ -69,8 +75,8 @@ def routes(settings: DemoSettings) -> list[Any]:
     @signed_in("", ("GET", "POST"))
     def login(request: HttpRequest, session: Any) -> HttpResponse:
         if request.method == "GET":
-            return page(request, "login.html", next=safe_next(request.GET.get("next")), ended=None)
-        target = safe_next(request.POST.get("next"))
+            return page(request, "login.html", next=safe_next(request, request.GET.get("next")), ended=None)
+        target = safe_next(request, request.POST.get("next"))
         name = valid_username(request.POST.get("username"))
         if name is None:
             return page(request, "login.html", 400, next=target, error="Enter a name of 1 to 64 characters.")

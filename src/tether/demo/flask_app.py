@@ -1,5 +1,5 @@
 """The demo on Flask, through :class:`tether.contrib.flask.Tether`: the same pages and
-routes as the Starlette demo (DESIGN §8)."""
+routes as the Starlette demo."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from werkzeug.wrappers import Response as BaseResponse
-from flask import Flask, Response, redirect, request
+from . import missing_extra
+
+try:
+    from flask import Flask, Response, redirect, request
+    from werkzeug.wrappers import Response as BaseResponse
+except ImportError as exc:
+    raise missing_extra(exc, "demo,flask") from None
 
 from .._records import Record
+from .._safety import safe_next
 from ..contrib.flask import Tether, cross_site_refusal, current_session
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, safe_next, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -32,7 +38,7 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
         return Response(html, status=code, headers=HEADERS, content_type="text/html; charset=utf-8")
 
     def refused() -> Response | None:
-        """The demo's own forms obey the protocol's same-origin rule (DESIGN §8)."""
+        """The demo's own forms obey the same same-origin rule as tether's endpoints."""
         reason = cross_site_refusal()
         return page("error.html", 403, status=403, message=reason) if reason else None
 
@@ -46,10 +52,10 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         if request.method == "GET":
-            return page("login.html", next=safe_next(request.args.get("next")), ended=None)
+            return page("login.html", next=safe_next(request.args.get("next"), request.host), ended=None)
         if (refusal := refused()) is not None:
             return refusal
-        target = safe_next(request.form.get("next"))
+        target = safe_next(request.form.get("next"), request.host)
         name = valid_username(request.form.get("username"))
         if name is None:
             return page("login.html", 400, next=target, error="Enter a name of 1 to 64 characters.")

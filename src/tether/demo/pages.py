@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from typing import Any, Iterable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -28,23 +27,6 @@ class DemoSettings:
     store_url: str
     framework: str
     prefix: str = "/_tether"
-
-
-def safe_next(value: str | None) -> str:
-    """Only a path on this site may be redirected to after sign-in (no open redirect).
-
-    Browsers and some frameworks drop tabs and newlines from a Location (``/\t/evil``
-    becomes ``//evil``) and treat ``\\`` as ``/``, so any of those, any other control
-    character or white space, a scheme or a host refuses the value.
-    """
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    if any(c == "\\" or c.isspace() or not c.isprintable() for c in value):
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return value
 
 
 def login_redirect(path: str) -> str:
@@ -95,4 +77,4 @@ def client_script(session: Any, settings: DemoSettings) -> str:
     return script_tag(session, prefix=settings.prefix, login_url="/login", heart=True)
 
 
-__all__ = ["CSP", "HEADERS", "DemoSettings", "safe_next", "login_redirect", "valid_username", "session_rows", "render", "client_script"]
+__all__ = ["CSP", "HEADERS", "DemoSettings", "login_redirect", "valid_username", "session_rows", "render", "client_script"]

@@ -13,9 +13,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._protocol import Record
-from ..asgi import TetherMiddleware, request_from_scope
+from .._safety import safe_next
+from ..asgi import TetherMiddleware
+from ..contrib.starlette import cross_site_refusal
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, safe_next, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -34,8 +36,8 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
         return HTMLResponse(html, status_code=code, headers=dict(HEADERS))
 
     def refused(request: Request) -> Response | None:
-        """The demo's own forms obey the protocol's same-origin rule (DESIGN §8)."""
-        reason = middleware.protocol.cross_site_refusal(request_from_scope(request.scope))
+        """The demo's own forms obey the same same-origin rule as tether's endpoints."""
+        reason = cross_site_refusal(request)
         return page(request, "error.html", 403, status=403, message=reason) if reason else None
 
     async def home(request: Request) -> Response:
@@ -45,11 +47,11 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return page(request, "login.html", next=safe_next(request.query_params.get("next")), ended=None)
+            return page(request, "login.html", next=safe_next(request.query_params.get("next"), request.url.netloc), ended=None)
         if (refusal := refused(request)) is not None:
             return refusal
         form = await request.form()
-        target = safe_next(str(form.get("next") or ""))
+        target = safe_next(form.get("next"), request.url.netloc)
         name = valid_username(form.get("username"))
         if name is None:
             return page(request, "login.html", 400, next=target, error="Enter a name of 1 to 64 characters.")
