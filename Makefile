@@ -5,11 +5,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := demo,redis,flask,django,test,bench
+EXTRAS := demo,redis,flask,django,test,bench,docs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := chromium redis-server redis-tools nodejs npm
 
-.PHONY: demo test test-fast bench system-deps venv js-deps clean
+.PHONY: demo test test-fast docs bench system-deps venv js-deps clean
 
 demo: venv
 	$(PY) -m tether demo
@@ -20,6 +20,10 @@ test: system-deps venv js-deps
 # Tests without the real browser (quick feedback while developing).
 test-fast: venv
 	$(PY) -m pytest -q --ignore=tests/browser
+
+# The documentation site, built as CI builds it (every warning is an error).
+docs: venv
+	$(PY) -m mkdocs build --strict --site-dir build/site
 
 bench: venv system-deps
 	$(PY) bench/bench_heartbeat.py

@@ -32,3 +32,9 @@ def test_tokens_are_256_bits_and_stored_hashed():
     assert tether.new_token() != token
     key = tether.hash_token(token)
     assert len(key) == 64 and token not in key
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    assert tether.__version__ == version("tether")

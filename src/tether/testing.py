@@ -83,7 +83,10 @@ def make_record(now: float, *, user: str | None = None, data: dict[str, Any] | N
 
 
 class StoreContract:
-    """The behaviour every store must have (DESIGN §3). Needs a ``store`` fixture."""
+    """The behaviour every store must have, as tests: ``touch`` never rewrites data nor
+    creates a record, ``sweep`` hands each expired record to exactly one caller, a slow
+    request never moves ``last_active`` backwards, and the rest of the contract. Subclass
+    it in your own test module and provide a ``store`` fixture."""
 
     now = 1_800_000_000.0
     policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)

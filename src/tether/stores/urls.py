@@ -1,4 +1,4 @@
-"""Store URLs for the command line and the demo (DESIGN §8).
+"""Store URLs for the command line, the demo and the framework settings.
 
 ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``,
 ``redis://host:port/db`` (and ``rediss://``, ``valkey://``; ``redis+cluster://host:port``
