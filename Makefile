@@ -23,7 +23,7 @@ test-fast: venv
 
 # The documentation site, built as CI builds it (every warning is an error).
 docs: venv
-	$(PY) -m mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
 
 bench: venv system-deps
 	$(PY) bench/bench_heartbeat.py
