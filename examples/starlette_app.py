@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tether import AsyncSQLiteStore, Policy, TetherMiddleware, script_tag
-from tether.asgi import request_from_scope
+from tether.contrib.starlette import cross_site_refusal
 
 PAGE = """<!doctype html><title>tether</title>{script}
 <p>{who}</p>
@@ -28,7 +28,7 @@ async def home(request: Request) -> Response:
 
 def cross_site(request: Request) -> bool:
     """Forms obey the same same-origin rule as tether's own endpoints."""
-    return middleware.protocol.cross_site_refusal(request_from_scope(request.scope)) is not None
+    return cross_site_refusal(request) is not None
 
 
 async def login(request: Request) -> Response:
@@ -47,7 +47,7 @@ async def logout(request: Request) -> Response:
 
 
 routes = [Route("/", home), Route("/login", login, methods=["POST"]), Route("/logout", logout, methods=["POST"])]
-app = middleware = TetherMiddleware(
+app = TetherMiddleware(
     Starlette(routes=routes),
     store=AsyncSQLiteStore("tether-sessions.sqlite3"),
     policy=Policy(idle_timeout=20 * 60, absolute_timeout=12 * 3600),

@@ -45,7 +45,9 @@ def test_fastapi_example(tmp_path, monkeypatch):
 
     app = load("fastapi_app", tmp_path, monkeypatch).app
     with TestClient(app, base_url="http://testserver") as client:
-        client.post("/login", json={"user": "ada"})
+        assert client.post("/login", json={"user": "ada"}, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+        assert client.get("/me").json()["user"] is None
+        client.post("/login", json={"user": "ada"}, headers=ORIGIN)
         assert client.get("/me").json()["user"] == "ada"
         assert client.post("/_tether/heartbeat", content=b"{}", headers=BEAT).json()["state"] == "active"
 

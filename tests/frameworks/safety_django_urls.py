@@ -18,4 +18,11 @@ def form(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-urlpatterns = [path("form", form)]
+@csrf_exempt
+@require_same_origin
+async def async_form(request: HttpRequest) -> JsonResponse:
+    RAN.append("ran")
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [path("form", form), path("async-form", async_form)]

@@ -100,7 +100,7 @@ def flask_client(ran: list[str]) -> Client:
     return lambda method, headers: client.open("/form", method=method, headers=headers, base_url=OWN)
 
 
-def django_client(ran: list[str]) -> Client:
+def django_client(ran: list[str], view: str = "/form") -> Client:
     pytest.importorskip("django")
     from .django_setup import setup
 
@@ -116,12 +116,18 @@ def django_client(ran: list[str]) -> Client:
 
     def call(method: str, headers: dict[str, str]) -> Any:
         with override_settings(TETHER=tether, ROOT_URLCONF="tests.frameworks.safety_django_urls"):
-            return client.generic(method, "/form", headers=headers)
+            return client.generic(method, view, headers=headers)
 
     return call
 
 
-FRAMEWORKS = {"starlette": starlette_client, "fastapi": fastapi_client, "flask": flask_client, "django": django_client}
+FRAMEWORKS: dict[str, Callable[[list[str]], Client]] = {
+    "starlette": starlette_client,
+    "fastapi": fastapi_client,
+    "flask": flask_client,
+    "django": django_client,
+    "django-async-view": lambda ran: django_client(ran, "/async-form"),
+}
 
 
 @pytest.fixture(params=sorted(FRAMEWORKS))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Iterable
 
+from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -38,17 +39,27 @@ def cross_site_refusal(request: HttpRequest) -> str | None:
     return _safety.cross_site_refusal(request.session.tether, request_facts(request))  # type: ignore[attr-defined]
 
 
+def _refused(request: HttpRequest) -> HttpResponse | None:
+    reason = cross_site_refusal(request)
+    if reason is None:
+        return None
+    return JsonResponse({"error": reason}, status=403, headers={"Cache-Control": "no-store"})
+
+
 def require_same_origin(view: View) -> View:
-    """A view decorator: a request from another site gets a JSON 403 and never reaches the view."""
+    """A view decorator (sync or async views): a request from another site gets a JSON 403
+    and never reaches the view."""
+    if iscoroutinefunction(view):
 
-    @functools.wraps(view)
+        async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return _refused(request) or await view(request, *args, **kwargs)
+
+        return functools.wraps(view)(guarded_async)
+
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        reason = cross_site_refusal(request)
-        if reason is not None:
-            return JsonResponse({"error": reason}, status=403, headers={"Cache-Control": "no-store"})
-        return view(request, *args, **kwargs)
+        return _refused(request) or view(request, *args, **kwargs)
 
-    return guarded
+    return functools.wraps(view)(guarded)
 
 
 __all__ = ["safe_next", "cross_site_refusal", "require_same_origin"]
