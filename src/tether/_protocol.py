@@ -35,6 +35,7 @@ _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 # json.dumps(..., separators=...) builds a new encoder on every call; one shared encoder
 # gives the same bytes for less.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _ENDPOINTS: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
     "status": ("GET", "HEAD"),
@@ -321,6 +322,11 @@ class Protocol:
             record.meta = meta
         return Session(self, record, now=now, secure=secure, snapshot=_snapshot)
 
+    def refused_unsafe(self, request: Request) -> bool:
+        """An unsafe-method request that fails the same-origin rule: never activity,
+        whatever the app answers (a forged POST must not keep a session alive)."""
+        return request.method.upper() not in _SAFE_METHODS and self.cross_site_refusal(request) is not None
+
     def is_passive(self, request: Request) -> bool:
         return request.headers.get("tether-passive") == "1" or (
             bool(self._passive) and request.path.startswith(self._passive)
@@ -360,8 +366,12 @@ class Protocol:
 
     # -- the endpoints ---------------------------------------------------------------------
 
-    def endpoint(self, request: Request, body: bytes = b"") -> Generator[Op, Any, Response]:
-        """Answer a request under the prefix. Refusals come first, in DESIGN §4's order."""
+    def endpoint(self, request: Request, body: bytes | None = b"") -> Generator[Op, Any, Response]:
+        """Answer a request under the prefix. Refusals come first, in DESIGN §4's order.
+
+        ``body`` is None when the server failed to read it (broken chunking, a client that
+        went away): a 400, as for a body that is not JSON.
+        """
         name = request.path[len(self._endpoint_prefix):]
         allowed = _ENDPOINTS.get(name)
         if allowed is None:
@@ -378,6 +388,8 @@ class Protocol:
             content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if content_type != "application/json":
                 return self.error(415, "send Content-Type: application/json")
+            if body is None:
+                return self.error(400, "the request body could not be read")
             if len(body) > self.config.max_body:
                 return self.error(413, f"body larger than {self.config.max_body} bytes")
             if body != b"{}" and body.strip():

@@ -67,8 +67,12 @@ def request_from_environ(environ: Environ) -> Request:
     )
 
 
-def read_body(environ: Environ, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes: enough to tell the protocol the body is too large."""
+def read_body(environ: Environ, limit: int) -> bytes | None:
+    """Read at most ``limit + 1`` bytes: enough to tell the protocol the body is too large.
+
+    None when the server cannot deliver it: its input stream raises on broken framing
+    (werkzeug: ``OSError`` on a bad chunk header), and that must be a 400, never a 500.
+    """
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -76,7 +80,10 @@ def read_body(environ: Environ, limit: int) -> bytes:
     if length <= 0 and not environ.get("wsgi.input_terminated"):
         return b""
     size = min(length, limit + 1) if length > 0 else limit + 1
-    return environ["wsgi.input"].read(size)
+    try:
+        return environ["wsgi.input"].read(size)  # type: ignore[no-any-return]
+    except Exception:  # whatever the server's stream raises: the body is unreadable
+        return None
 
 
 def status_line(status: int) -> str:

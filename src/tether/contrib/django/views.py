@@ -18,7 +18,12 @@ logger = logging.getLogger("tether")
 def endpoint(request: HttpRequest, name: str) -> HttpResponse:
     tether = runtime()
     facts = dataclasses.replace(request_facts(request), path=f"{tether.config.prefix}/{name}")
-    body = request.read(tether.config.max_body + 1) if facts.method == "POST" else b""
+    body: bytes | None = b""
+    if facts.method == "POST":
+        try:
+            body = request.read(tether.config.max_body + 1)
+        except OSError:  # UnreadablePostError: broken framing is a 400 refusal, never a 500
+            body = None
     try:
         response = tether.run(tether.protocol.endpoint(facts, body))
     except StoreUnavailable as exc:
