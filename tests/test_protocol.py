@@ -339,6 +339,25 @@ def test_cross_site_posts_are_403(server, headers, path):
     assert server.record(token).meta.last_active == server.clock.now - 100
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {},  # neither header on a POST
+    ],
+)
+@pytest.mark.parametrize("path", ["/data", "/whoami-missing"])
+def test_unsafe_requests_failing_the_same_origin_rule_are_never_activity(server, headers, path):
+    """Issue 8 fault 2: whatever the app answers, a cross-site POST does not slide."""
+    token = server.login()
+    server.clock.advance(100)
+    server.client.post(path, json={}, headers=headers)
+    assert server.record(token).meta.last_active == server.clock.now - 100
+    server.client.post(path, json={}, headers=ORIGIN)  # the same request, same-origin: activity
+    assert server.record(token).meta.last_active == server.clock.now
+
+
 def test_same_origin_by_sec_fetch_site_alone_is_accepted(server):
     server.login()
     response = server.client.post(

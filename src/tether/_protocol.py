@@ -298,7 +298,7 @@ class Protocol:
             return Session(self, None, now=now, secure=secure, ended_reason="none", clear_cookie=True)
         key = hash_token(token)
         if passive is None:
-            passive = self.is_passive(request)
+            passive = self.is_passive(request) or self.refused_unsafe(request)
         record: Record | None
         if passive or self.config.policy_for is not None:
             record = yield ("load", key)
