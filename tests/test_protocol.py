@@ -215,6 +215,19 @@ def test_logout_route_ends_session(server):
     assert server.ended == [(hash_token(token), "logout")]
 
 
+def vary(response) -> list[str]:
+    return [part.strip().lower() for value in response.headers.get_list("vary") for part in value.split(",")]
+
+
+def test_pages_of_a_session_cookie_vary_on_cookie_merged_with_the_apps_vary(server):
+    """Issue 8 fault 6: a shared cache must never hand one person's page to another."""
+    assert vary(server.client.post("/login", json={"user": "ada"})) == ["cookie"]  # set a cookie
+    page = server.client.get("/whoami")  # carried one; the app says Vary: Accept-Language
+    assert sorted(vary(page)) == ["accept-language", "cookie"]
+    server.plant("x" * 43)  # an unknown token is a session cookie too (it gets cleared)
+    assert "cookie" in vary(server.client.get("/whoami"))
+
+
 # -- activity and granularity ---------------------------------------------------------------
 
 

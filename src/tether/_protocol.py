@@ -170,6 +170,12 @@ class Session:
         return None if self.record is None or self._logout else self.record.meta.user
 
     @property
+    def carried_cookie(self) -> bool:
+        """True when the request came with a session cookie (live, ended or unknown): its
+        answer depends on that cookie, so a shared cache must key on it (``Vary: Cookie``)."""
+        return self.record is not None or self._clear_cookie
+
+    @property
     def active(self) -> bool:
         """True when a live session came with the request (or sign-in is pending)."""
         return (self.record is not None and not self._logout) or self._login is not None

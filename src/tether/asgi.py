@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 
+from ._cookies import vary_with_cookie
 from ._policy import Policy
 from ._protocol import Config, Protocol, configure, Request, Response, run_async
 from .exceptions import StoreUnavailable
@@ -90,6 +91,16 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _with_vary_cookie(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers with ``Cookie`` merged into the app's ``Vary``."""
+    headers = list(headers)
+    vary = [value for name, value in headers if name.lower() == b"vary"]
+    merged = vary_with_cookie(b", ".join(vary).decode("latin-1") if vary else None)
+    if merged is None:
+        return headers
+    return [*(h for h in headers if h[0].lower() != b"vary"), (b"vary", merged.encode("latin-1"))]
 
 
 class TetherMiddleware:
@@ -174,9 +185,9 @@ class TetherMiddleware:
                     replaced = True
                     await send_response(send, protocol.unavailable(exc))
                     return
-                if cookies:
+                if cookies or session.carried_cookie:
                     message["headers"] = [
-                        *message.get("headers", ()),
+                        *_with_vary_cookie(message.get("headers", ())),
                         *((b"set-cookie", c.encode("latin-1")) for c in cookies),
                     ]
             await send(message)

@@ -18,6 +18,7 @@ import threading
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator
 
+from ._cookies import vary_with_cookie
 from ._policy import Policy
 from ._protocol import Config, Protocol, configure, Request, Response, Session, run_sync
 from .exceptions import ConfigurationError, StoreUnavailable
@@ -171,7 +172,8 @@ class TetherMiddleware:
                     failed = self.protocol.unavailable(exc)
                     respond(start_response, failed)
                     return lambda data: None
-            headers = [*headers, *(("Set-Cookie", c) for c in cookies)]
+            if cookies or session.carried_cookie:
+                headers = [*_with_vary_cookie(headers), *(("Set-Cookie", c) for c in cookies)]
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         result = self.app(environ, wrapped)
@@ -233,6 +235,15 @@ class Sweeper:
                 logger.warning("tether: sweep skipped: %s", exc)
             except Exception:  # the sweeper must outlive a failing on_end hook
                 logger.exception("tether: sweep failed")
+
+
+def _with_vary_cookie(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The response headers with ``Cookie`` merged into the app's ``Vary``."""
+    vary = [value for name, value in headers if name.lower() == "vary"]
+    merged = vary_with_cookie(", ".join(vary) if vary else None)
+    if merged is None:
+        return headers
+    return [*(h for h in headers if h[0].lower() != "vary"), ("Vary", merged)]
 
 
 class _Lazy:

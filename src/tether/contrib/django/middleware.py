@@ -60,7 +60,7 @@ class TetherMiddleware(SessionMiddleware):
             # (e.g. Max-Age=0 of a clear) on the new token.
             response.cookies.pop(cookie.partition("=")[0], None)
             response.cookies.load(cookie)
-        if session.accessed:
+        if session.accessed or cookies or session.carried_cookie:
             patch_vary_headers(response, ("Cookie",))
         return response
 

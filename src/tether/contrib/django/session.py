@@ -41,6 +41,8 @@ class SessionStore(SessionBase):
         self.modified = False
         self._runtime = tether or runtime()
         self._bound = handle is not None
+        #: The request came with a session cookie: its page must say ``Vary: Cookie``.
+        self.carried_cookie = handle is not None and handle.carried_cookie
         self._handle = handle
         self._token = session_key if session_key and is_token(session_key) else None
         self._ended: list[Session] = []
