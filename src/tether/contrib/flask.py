@@ -23,9 +23,11 @@ from flask import Flask, Response, current_app, request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from markupsafe import Markup
 
-from .._protocol import Session
-from ..wsgi import TetherMiddleware, request_from_environ
-from ._settings import build_settings, client_script
+from .._environ import request_from_environ
+from .._script import script_tag
+from .._session import Session
+from .._settings import build_settings
+from ..wsgi import TetherMiddleware
 
 CONFIG_PREFIX = "TETHER_"
 
@@ -139,8 +141,7 @@ def cross_site_refusal() -> str | None:
 
 def tether_script(**options: Any) -> Markup:
     """``{{ tether_script() }}``: the one ``<script>`` tag that loads tether.js."""
-    middleware: TetherMiddleware = current_app.extensions["tether"]
-    return Markup(client_script(current_session(), middleware.config, **options))
+    return Markup(str(script_tag(current_session(), **options)))
 
 
 def _connect_flask_login() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from .._protocol import Session
+from .._session import Session
 
 
 def get_session(conn: HTTPConnection) -> Session:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ...exceptions import StoreUnavailable
 from .conf import request_facts, runtime, to_django
-
-logger = logging.getLogger("tether")
 
 
 @csrf_exempt  # the protocol refuses cross-site POSTs itself (Origin/Sec-Fetch-Site + JSON only)
@@ -24,9 +20,4 @@ def endpoint(request: HttpRequest, name: str) -> HttpResponse:
             body = request.read(tether.config.max_body + 1)
         except OSError:  # UnreadablePostError: broken framing is a 400 refusal, never a 500
             body = None
-    try:
-        response = tether.run(tether.protocol.endpoint(facts, body))
-    except StoreUnavailable as exc:
-        logger.warning("tether: %s", exc)
-        response = tether.protocol.unavailable(exc)
-    return to_django(response)
+    return to_django(tether.answer(facts, body))
