@@ -12,8 +12,8 @@ from tether import AsyncMemoryStore, ConfigurationError, MemoryStore, Policy, St
 from tether.testing import FakeClock
 from tether.wsgi import TetherMiddleware
 
-from .transport import wsgi_test_client
-from .wsgi_app import app as conformance_app
+from .frameworks.transport import wsgi_test_client
+from .frameworks.wsgi_app import app as conformance_app
 
 POLICY = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)
 JSON_POST = {"Content-Type": "application/json", "Origin": "http://testserver"}
@@ -134,7 +134,7 @@ class BrokenInput:
 @pytest.mark.parametrize("endpoint", ["heartbeat", "end"])
 def test_a_body_that_cannot_be_read_is_a_400_json_refusal(adapter: str, endpoint: str) -> None:
     """Issue 8 fault 1: the server's error while reading the body never becomes a 500."""
-    from ..apps import FACTORIES
+    from .apps import FACTORIES
 
     if adapter not in FACTORIES:
         pytest.skip(f"{adapter} is not installed")

@@ -15,7 +15,7 @@ import pytest
 from tether import Policy, hash_token
 from tether.testing import CountingStore, FakeClock
 
-from .apps import FACTORIES
+from ..apps import FACTORIES
 
 ORIGIN = {"Origin": "http://testserver"}
 JSON_POST = {"Content-Type": "application/json", **ORIGIN}
