@@ -1,7 +1,7 @@
 """Protocol conformance (DESIGN §4) through real adapters, every row and every refusal.
 
 Parametrised over every adapter in ``tests.apps.FACTORIES`` and over the memory and
-SQLite stores. Time is a FakeClock shared by the server and the test.
+SQLite stores, plus ASGI over a native async store (``async-memory``). Time is a FakeClock shared by the server and the test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tether import Policy, hash_token
+from tether import AsyncMemoryStore, MemoryStore, Policy, SQLiteStore, hash_token
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
@@ -52,14 +52,24 @@ class Server:
         return self.store.load(hash_token(token or self.token()))
 
 
-@pytest.fixture(params=sorted(FACTORIES))
-def server(request, store, clock):
+#: Every adapter over the sync stores; ASGI also over a native async store (no thread
+#: hop: the store's coroutines are awaited on the loop).
+VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in ("memory", "sqlite")] + [("asgi", "async-memory")]
+
+
+@pytest.fixture(params=VARIANTS, ids=[f"{adapter}-{kind}" for adapter, kind in VARIANTS])
+def server(request, clock, tmp_path):
+    adapter, kind = request.param
+    inner = SQLiteStore(tmp_path / "sessions.db") if kind == "sqlite" else MemoryStore()
+    store = CountingStore(inner)  # what the test inspects: every call the adapter makes
+    served = AsyncMemoryStore(store) if kind == "async-memory" else store
     ended: list[tuple[str, str]] = []
-    client = FACTORIES[request.param](
-        store, clock, policy=POLICY, on_end=lambda record, reason: ended.append((record.key, reason))
+    client = FACTORIES[adapter](
+        served, clock, policy=POLICY, on_end=lambda record, reason: ended.append((record.key, reason))
     )
     with client:
         yield Server(client, store, clock, ended)
+    inner.close()
 
 
 def assert_json(response, status: int) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""The sans-I/O protocol driven directly, without an adapter or a store (h11 style).
+
+Each test feeds a generator the store's answers by hand and asserts the exact sequence
+of typed operations it yields, and its decision. This pins the cost of every request
+(a heartbeat is one ``LoadAndTouch``) and documents the protocol. The same rules through
+real adapters and stores: tests/conformance/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Generator
+
+import pytest
+
+from tether import Config, Policy, Protocol, Request, Response, Session, hash_token, new_token
+from tether._ops import Create, Delete, DeleteByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
+from tether._records import Record
+from tether.testing import FakeClock, make_record
+
+POLICY = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)  # granularity 30 s
+SAME_ORIGIN = {"host": "testserver", "origin": "http://testserver", "content-type": "application/json"}
+
+
+def drive(gen: Generator[Op, Any, Any], *answers: Any) -> tuple[list[Op], Any]:
+    """Run ``gen``, answering its operations in order; the operations and the result."""
+    ops: list[Op] = []
+    pending = list(answers)
+    try:
+        op = next(gen)
+        while True:
+            ops.append(op)
+            op = gen.send(pending.pop(0))
+    except StopIteration as done:
+        assert not pending, f"unused answers: {pending}"
+        return ops, done.value
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def protocol_for(clock: FakeClock, **config: Any) -> Protocol:
+    return Protocol(Config(policy=POLICY, clock=clock, on_end=lambda record, reason: None, **config))
+
+
+def signed_in(clock: FakeClock, ago: float = 0.0) -> tuple[str, Record]:
+    """A token and its record, signed in ``ago`` seconds before now."""
+    token = new_token()
+    record = make_record(clock.now - ago, user="ada", policy=POLICY)
+    return token, replace(record, key=hash_token(token))
+
+
+def request(method: str, path: str, token: str | None = None, **headers: str) -> Request:
+    cookie = {"cookie": f"tether={token}"} if token else {}
+    return Request(method, path, headers={**SAME_ORIGIN, **cookie, **headers})
+
+
+def test_a_heartbeat_is_exactly_one_load_and_touch(clock: FakeClock) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock, ago=100)
+    slid = replace(record, meta=POLICY.touched(record.meta, clock.now))
+    ops, response = drive(protocol.endpoint(request("POST", "/_tether/heartbeat", token), b"{}"), slid)
+    assert ops == [LoadAndTouch(record.key, clock.now, POLICY)]
+    assert response.status == 200
+
+
+def test_a_refused_post_yields_no_operation(clock: FakeClock) -> None:
+    token, _ = signed_in(clock)
+    evil = request("POST", "/_tether/heartbeat", token, origin="http://evil.example")
+    ops, response = drive(protocol_for(clock).endpoint(evil, b"{}"))
+    assert (ops, response.status) == ([], 403)
+
+
+def test_an_unreadable_body_is_a_400_before_any_operation(clock: FakeClock) -> None:
+    token, _ = signed_in(clock)
+    ops, response = drive(protocol_for(clock).endpoint(request("POST", "/_tether/heartbeat", token), None))
+    assert (ops, response.status) == ([], 400)
+
+
+def test_status_is_one_plain_load(clock: FakeClock) -> None:
+    token, record = signed_in(clock, ago=100)
+    ops, response = drive(protocol_for(clock).endpoint(request("GET", "/_tether/status", token)), record)
+    assert ops == [Load(record.key)]
+    assert response.status == 200
+
+
+def test_no_cookie_no_operation(clock: FakeClock) -> None:
+    ops, response = drive(protocol_for(clock).endpoint(request("POST", "/_tether/heartbeat"), b"{}"))
+    assert (ops, response.status) == ([], 401)
+
+
+def test_an_expired_session_is_claimed_then_reported(clock: FakeClock) -> None:
+    token, record = signed_in(clock, ago=700)
+    ops, session = drive(protocol_for(clock).open_session(request("GET", "/page", token)), record, record, None)
+    assert ops == [LoadAndTouch(record.key, clock.now, POLICY), Delete(record.key), ReportEnd(record, "idle")]
+    assert isinstance(session, Session) and session.ended_reason == "idle" and session.clears_cookie
+
+
+def test_a_per_user_policy_loads_then_touches(clock: FakeClock) -> None:
+    protocol = protocol_for(clock, policy_for=lambda user: POLICY)
+    token, record = signed_in(clock, ago=100)
+    ops, session = drive(protocol.open_session(request("GET", "/page", token)), record, True)
+    assert ops == [Load(record.key), Touch(record.key, POLICY.touched(record.meta, clock.now))]
+    assert session.active
+
+
+def test_a_cross_site_post_to_a_page_reads_but_never_slides(clock: FakeClock) -> None:
+    token, record = signed_in(clock, ago=100)
+    forged = request("POST", "/logout", token, origin="http://evil.example")
+    ops, session = drive(protocol_for(clock).open_session(forged), record)
+    assert ops == [Load(record.key)]
+    assert session.meta == record.meta
+
+
+def test_saving_unchanged_data_writes_nothing_and_changed_data_saves(clock: FakeClock) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    assert drive(protocol.save_session(session)) == ([], [])
+    session.data["cart"] = [1]
+    ops, cookies = drive(protocol.save_session(session), True)
+    assert ops == [Save(Record(record.key, record.meta, {"cart": [1]}))]
+    assert cookies == []
+
+
+def test_sign_in_rotates_the_token_and_creates_a_record(clock: FakeClock) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    session.login("ada")
+    ops, cookies = drive(protocol.save_session(session), record, True)
+    assert ops[0] == Delete(record.key)  # the same person: rotated, not ended
+    assert isinstance(ops[1], Create) and ops[1].record.meta == POLICY.start(clock.now, "ada")
+    assert len(ops) == 2 and cookies[0].startswith("tether=")
+
+
+def test_sign_out_claims_and_reports_logout(clock: FakeClock) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    session.logout()
+    ops, cookies = drive(protocol.save_session(session), record, None)
+    assert ops == [Delete(record.key), ReportEnd(record, "logout")]
+    assert "Max-Age=0" in cookies[0]
+
+
+def test_revoke_by_key_and_by_user(clock: FakeClock) -> None:
+    protocol = protocol_for(clock)
+    _, record = signed_in(clock)
+    assert drive(protocol.revoke(record.key), record, None) == ([Delete(record.key), ReportEnd(record, "revoked")], 1)
+    ops, count = drive(protocol.revoke(user="ada"), [record, record], None, None)
+    assert ops == [DeleteByUser("ada"), ReportEnd(record, "revoked"), ReportEnd(record, "revoked")]
+    assert count == 2
+
+
+def test_sweep_claims_a_batch_and_reports_each_reason(clock: FakeClock) -> None:
+    idle = make_record(clock.now - 700, policy=POLICY)
+    absolute = make_record(clock.now - 3700, policy=POLICY)
+    ops, count = drive(protocol_for(clock).sweep(50), [idle, absolute], None, None)
+    assert ops == [Sweep(clock.now, 50), ReportEnd(idle, "idle"), ReportEnd(absolute, "absolute")]
+    assert count == 2
+
+
+def test_without_on_end_nothing_is_reported(clock: FakeClock) -> None:
+    protocol = Protocol(Config(policy=POLICY, clock=clock))
+    _, record = signed_in(clock)
+    assert drive(protocol.revoke(record.key), record) == ([Delete(record.key)], 1)
+
+
+def test_an_endpoint_answer_is_a_response(clock: FakeClock) -> None:
+    ops, response = drive(protocol_for(clock).endpoint(request("GET", "/_tether/nosuch")))
+    assert ops == [] and isinstance(response, Response) and response.status == 404
