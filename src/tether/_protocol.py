@@ -293,13 +293,14 @@ class Protocol:
 
         The revoked browser learns it at its next request: its token is unknown (401 ``none``).
         """
-        if (key is None) == (user is None):
-            raise ValueError("revoke() takes a key or a user, not both")
-        if key is not None:
+        records: list[Record]
+        if key is not None and user is None:
             claimed = yield Delete(key)
             records = [claimed] if claimed is not None else []
-        else:
+        elif user is not None and key is None:
             records = yield DeleteByUser(user)
+        else:
+            raise ValueError("revoke() takes a key or a user, not both")
         if self.config.on_end is not None:
             for record in records:
                 yield ReportEnd(record, "revoked")
