@@ -157,8 +157,9 @@ class Protocol:
         if passive is None:
             passive = self.is_passive(request) or self.refused_unsafe(request)
         record: Record | None
-        if passive or config.policy_for is not None:
-            # The policy depends on whose record it is: load first, slide below.
+        # With policy_for the policy depends on whose record it is: load, slide below.
+        slide_here = not passive and config.policy_for is not None
+        if passive or slide_here:
             record = yield Load(key)
         else:
             # The store loads and slides (when the policy wants it) in one step.
@@ -171,7 +172,7 @@ class Protocol:
         if reason is not None:
             yield from self._end(key, reason)
             return Session(config, None, now=now, secure=secure, ended_reason=reason, clears_cookie=True)
-        if not passive and policy.wants_touch(record.meta, now):
+        if slide_here and policy.wants_touch(record.meta, now):
             meta = policy.touched(record.meta, now)
             if not (yield Touch(key, meta)):
                 # Ended by another request (logout, revoke) between our load and touch.

@@ -72,8 +72,8 @@ class Runtime(_BaseRuntime):
 
     def answer(self, request: Request, body: bytes | None = b"") -> Response:
         """An endpoint's answer; a 503 when the store fails."""
-        try:
-            return self.run(self.protocol.endpoint(request, body))
+        try:  # run_sync directly, not self.run: the heartbeat is the hot path
+            return run_sync(self.protocol.endpoint(request, body), self.store, self.config.on_end)
         except StoreUnavailable as exc:
             return self.unavailable(exc)
 
@@ -108,8 +108,8 @@ class AsyncRuntime(_BaseRuntime):
 
     async def answer(self, request: Request, body: bytes | None = b"") -> Response:
         """An endpoint's answer; a 503 when the store fails."""
-        try:
-            return await self.run(self.protocol.endpoint(request, body))
+        try:  # run_async directly, not self.run: the heartbeat is the hot path
+            return await run_async(self.protocol.endpoint(request, body), self.store, self.config.on_end)
         except StoreUnavailable as exc:
             return self.unavailable(exc)
 

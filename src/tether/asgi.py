@@ -48,17 +48,12 @@ def request_from_scope(scope: Scope) -> Request:
 
 
 async def send_response(send: Send, response: Response) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": [
-                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
-                (b"content-length", str(len(response.body)).encode("latin-1")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": response.body})
+    """Send a tether answer, always with Content-Length (never chunked)."""
+    body = response.body
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
