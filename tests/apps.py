@@ -1,7 +1,8 @@
 """The same small app on every adapter, for the one protocol conformance suite.
 
 Routes (besides tether's own endpoints):
-- ``GET /whoami``: JSON ``{"user", "data", "ended"}``; ``/api/poll/...`` is the same
+- ``GET /whoami``: JSON ``{"user", "data", "ended"}`` with the app's own
+  ``Vary: Accept-Language``; ``/api/poll/...`` is the same
   page under a configured passive path.
 - ``POST /login`` (JSON ``{"user": ...}``): sign in; ``POST /logout``: sign out.
 - ``POST /data`` (JSON object): merge into the session data.
@@ -28,7 +29,8 @@ PASSIVE = ["/api/poll"]
 
 async def whoami(request: Request) -> JSONResponse:
     handle = request.scope["tether"]
-    return JSONResponse({"user": handle.user, "data": dict(request.session), "ended": handle.ended_reason})
+    body = {"user": handle.user, "data": dict(request.session), "ended": handle.ended_reason}
+    return JSONResponse(body, headers={"Vary": "Accept-Language"})
 
 
 async def login(request: Request) -> JSONResponse:

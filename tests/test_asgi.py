@@ -153,3 +153,45 @@ def test_config_or_settings_not_both():
     with pytest.raises(ConfigurationError, match="not both"):
         TetherMiddleware(Starlette(), store=MemoryStore(), config=Config(), policy=POLICY)
     assert TetherMiddleware(Starlette(), store=MemoryStore(), config=Config(policy=POLICY)).config.policy is POLICY
+
+
+def test_every_tether_answer_carries_content_length_never_chunked():
+    """Issue 13's hot path: an answer without Content-Length goes out chunked."""
+    from tether._script import script_version
+
+    sent: list[dict] = []
+
+    async def call(method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        scope = {"type": "http", "method": method, "path": path, "scheme": "http", "query_string": b"", "headers": headers}
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(scope, receive, send)
+
+    app = TetherMiddleware(Starlette(), store=MemoryStore(), policy=POLICY, clock=FakeClock(), sweep_interval=None)
+    host = [(b"host", b"testserver")]
+    post = [*host, (b"origin", b"http://testserver"), (b"content-type", b"application/json")]
+    requests = [
+        ("POST", "/_tether/heartbeat", post, b"{}"),  # 401: no session
+        ("GET", "/_tether/status", host, b""),
+        ("HEAD", "/_tether/status", host, b""),
+        ("GET", "/_tether/heartbeat", host, b""),  # 405
+        ("GET", "/_tether/nosuch", host, b""),  # 404
+        ("POST", "/_tether/heartbeat", [*host, (b"origin", b"http://evil.example")], b"{}"),  # 403
+        ("GET", "/_tether/tether.js", host, b""),
+        ("GET", "/_tether/tether.js", [*host, (b"if-none-match", f'"{script_version()}"'.encode())], b""),  # 304
+    ]
+    for method, path, headers, body in requests:
+        sent.clear()
+        asyncio.run(call(method, path, headers, body))
+        start, *bodies = sent
+        names = [name for name, _ in start["headers"]]
+        assert b"transfer-encoding" not in names
+        assert names.count(b"content-length") == 1, (method, path)
+        length = int(dict(start["headers"])[b"content-length"])
+        assert length == len(b"".join(m.get("body", b"") for m in bodies)), (method, path, start["status"])

@@ -3,7 +3,10 @@ they leave. See the README for a quick start."""
 
 from ._clock import Clock, system_clock
 from ._policy import EndReason, Policy
-from ._protocol import Config, Protocol, Request, Response, Session, run_async, run_sync
+from ._config import Config
+from ._drive import run_async, run_sync
+from ._protocol import Protocol, Request, Response
+from ._session import Session
 from ._records import Meta, Record, hash_token, new_token
 from ._safety import cross_site_refusal, safe_next
 from ._script import script_tag

@@ -43,4 +43,16 @@ def clear_cookie(name: str, *, secure: bool, same_site: str = "Lax", path: str =
     return set_cookie(name, "", secure=secure, same_site=same_site, path=path, max_age=0) + f"; Expires={_EXPIRED}"
 
 
-__all__ = ["cookie_name", "read_cookie", "set_cookie", "clear_cookie"]
+
+
+def vary_with_cookie(current: str | None) -> str | None:
+    """The ``Vary`` value for a page whose answer depends on the session cookie, merged
+    with the app's own (``current``); None when that already covers ``Cookie``."""
+    if not current:
+        return "Cookie"
+    if any(part.strip().lower() in ("cookie", "*") for part in current.split(",")):
+        return None
+    return f"{current}, Cookie"
+
+
+__all__ = ["cookie_name", "read_cookie", "set_cookie", "clear_cookie", "vary_with_cookie"]

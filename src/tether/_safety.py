@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from ._protocol import Request, Session
+from ._protocol import Request, same_origin_refusal
+from ._session import Session
 
 #: Methods that must change nothing (RFC 9110 §9.2.1), so a link from another site may use them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -76,8 +77,10 @@ def cross_site_refusal(session: Session, request: Request) -> str | None:
     """
     if request.method.upper() in SAFE_METHODS:
         return None
-    # The handle's protocol is the app's own: the same settings as its endpoints.
-    return session._protocol.cross_site_refusal(request)
+    # The handle carries the app's own settings: the same rule as its endpoints.
+    config = session.config
+    trusted = frozenset(origin.lower() for origin in config.trusted_origins)
+    return same_origin_refusal(request, secure=config.secure, trusted=trusted)
 
 
 __all__ = ["SAFE_METHODS", "safe_next", "cross_site_refusal"]

@@ -81,7 +81,7 @@ def client_config(
     texts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The client's config as a dict (what ``data-tether`` carries)."""
-    config = getattr(getattr(session, "_protocol", None), "config", None)
+    config = getattr(session, "config", None)
     if prefix is None:
         prefix = getattr(config, "prefix", "/_tether")
     if login_url is None:

@@ -22,7 +22,7 @@ from typing import Any, Coroutine
 
 from ._policy import Policy
 from ._records import Meta, Record, hash_token, new_token
-from .stores.base import METHODS
+from .stores.base import METHODS, StoreBase
 
 
 class FakeClock:
@@ -127,6 +127,29 @@ class StoreContract:
         store.save(Record(tomb.key, replace(tomb.meta, ended=None), {"late": True}))
         assert store.load(tomb.key).meta.ended == "revoked"
         assert store.delete(tomb.key).meta.ended == "revoked"
+
+    def test_load_and_touch_slides_only_when_the_policy_wants_it(self, store: Any) -> None:
+        record = self.record(user="ada", data={"a": 1})
+        store.save(record, create=True)
+        early = store.load_and_touch(record.key, self.now + 1, self.policy)  # within the granularity
+        assert early is not None and early.meta == record.meta and early.data == {"a": 1}
+        later = self.now + 100
+        slid = store.load_and_touch(record.key, later, self.policy)
+        assert slid is not None and slid.meta == self.policy.touched(record.meta, later)
+        assert store.load(record.key).meta == slid.meta
+        assert store.load(record.key).data == {"a": 1}
+
+    def test_load_and_touch_never_slides_an_expired_record(self, store: Any) -> None:
+        record = self.record()
+        store.save(record, create=True)
+        late = self.now + self.policy.idle_timeout + 1
+        loaded = store.load_and_touch(record.key, late, self.policy)
+        assert loaded is not None and loaded.meta == record.meta  # the caller ends it
+        assert store.load(record.key).meta == record.meta
+
+    def test_load_and_touch_of_a_missing_key_is_none(self, store: Any) -> None:
+        assert store.load_and_touch(hash_token(new_token()), self.now, self.policy) is None
+        assert store.count() == 0
 
     def test_save_without_create_never_resurrects(self, store: Any) -> None:
         record = self.record()
@@ -269,8 +292,13 @@ class StoreContract:
         assert sorted(claimed) == sorted(r.key for r in records)
 
 
-class CountingStore:
-    """Wraps a sync store and counts calls per method, to check what a request costs."""
+class CountingStore(StoreBase):
+    """Wraps a sync store and counts calls per method, to check what a request costs.
+
+    It counts the primitives: ``load_and_touch`` is :class:`StoreBase`'s default over
+    them (never the wrapped store's), so a heartbeat reads as one ``load`` and, when due,
+    one ``touch``.
+    """
 
     def __init__(self, store: Any):
         self.store = store

@@ -12,63 +12,27 @@ Paths are matched against ``PATH_INFO``, i.e. relative to where the app is mount
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator
 
-from ._policy import Policy
-from ._protocol import Config, Protocol, configure, Request, Response, Session, run_sync
-from .exceptions import ConfigurationError, StoreUnavailable
-from .stores.base import is_async_store
+from ._config import Config
+from ._cookies import vary_with_cookie
+from ._environ import Environ, request_from_environ
+from ._protocol import Request, Response, Session
+from ._runtime import Runtime, Sweeper, middleware_settings
+from .exceptions import StoreUnavailable
+from .stores.base import as_sync_store
 
-Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], Any]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-logger = logging.getLogger("tether")
 
-DEFAULT_SQLITE_PATH = "tether-sessions.sqlite3"
+def read_body(environ: Environ, limit: int) -> bytes | None:
+    """Read at most ``limit + 1`` bytes: enough to tell the protocol the body is too large.
 
-
-def as_sync_store(store: Any) -> Any:
-    """A sync store as is; the SQLite file by default. An async store cannot serve WSGI."""
-    if store is None:
-        from .stores.sqlite import SQLiteStore
-
-        return SQLiteStore(DEFAULT_SQLITE_PATH)
-    if is_async_store(store):
-        raise ConfigurationError(
-            f"{type(store).__name__} is an async store; WSGI needs its sync twin (e.g. SQLiteStore, RedisStore)"
-        )
-    return store
-
-
-def request_from_environ(environ: Environ) -> Request:
-    headers: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = value
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key):
-            headers[key.replace("_", "-").lower()] = environ[key]
-    scheme = environ.get("wsgi.url_scheme", "http")
-    if "host" not in headers and "SERVER_NAME" in environ:
-        port = str(environ.get("SERVER_PORT", ""))
-        default = port in ("", "80") if scheme == "http" else port in ("", "443")
-        headers["host"] = environ["SERVER_NAME"] if default else f"{environ['SERVER_NAME']}:{port}"
-    return Request(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=environ.get("PATH_INFO", "") or "/",
-        scheme=scheme,
-        headers=headers,
-        query=environ.get("QUERY_STRING", ""),
-    )
-
-
-def read_body(environ: Environ, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes: enough to tell the protocol the body is too large."""
+    None when the server cannot deliver it: its input stream raises on broken framing
+    (werkzeug: ``OSError`` on a bad chunk header), and that must be a 400, never a 500.
+    """
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -76,7 +40,10 @@ def read_body(environ: Environ, limit: int) -> bytes:
     if length <= 0 and not environ.get("wsgi.input_terminated"):
         return b""
     size = min(length, limit + 1) if length > 0 else limit + 1
-    return environ["wsgi.input"].read(size)
+    try:
+        return environ["wsgi.input"].read(size)  # type: ignore[no-any-return]
+    except Exception:  # whatever the server's stream raises: the body is unreadable
+        return None
 
 
 def status_line(status: int) -> str:
@@ -92,35 +59,22 @@ def respond(start_response: StartResponse, response: Response) -> list[bytes]:
     return [response.body]
 
 
-class TetherMiddleware:
+class TetherMiddleware(Runtime):
     """Server-side sessions with idle and absolute timeouts, plus the heartbeat endpoints.
 
-    ``store`` is a sync store (default: a SQLite file in the working directory).
-    ``sweep_interval`` (seconds) is how often a daemon thread claims expired sessions and
-    reports them to ``on_end``; it starts with the first request in each process (so a
-    forking server gets one per worker); ``None`` turns it off (e.g. when a cron job runs
-    ``tether sessions sweep``). Other keyword arguments are :class:`tether.Config` fields.
+    Settings are the one vocabulary of every adapter (:mod:`tether._settings`), checked
+    here at construction: :class:`tether.Policy` fields or ``policy``,
+    :class:`tether.Config` fields, or a ready ``config=Config(...)``; ``store`` is a sync
+    store or a store URL (default: a SQLite file in the working directory).
+    ``sweep_interval`` (seconds, default 60) is how often a daemon thread claims expired
+    sessions and reports them to ``on_end``; it starts with the first request in each
+    process (so a forking server gets one per worker); ``None`` turns it off (e.g. when a
+    cron job runs ``tether sessions sweep``).
     """
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        store: Any = None,
-        policy: Policy | None = None,
-        sweep_interval: float | None = 60.0,
-        config: Config | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, app: WSGIApp, *, config: Config | None = None, **settings: Any) -> None:
+        super().__init__(middleware_settings(config, settings, asynchronous=False))
         self.app = app
-        self.config = config = configure(config, policy, options)
-        self.protocol = Protocol(config)
-        self.store = as_sync_store(store)
-        self.sweep_interval = sweep_interval
-        self.sweeper = Sweeper(self.sweep, sweep_interval)
-
-    def run(self, gen: Any) -> Any:
-        return run_sync(gen, self.store, self.config.on_end)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self.sweeper.ensure()
@@ -128,17 +82,11 @@ class TetherMiddleware:
         protocol = self.protocol
         if protocol.is_endpoint(request.path):
             body = read_body(environ, self.config.max_body) if request.method == "POST" else b""
-            try:
-                response = self.run(protocol.endpoint(request, body))
-            except StoreUnavailable as exc:
-                logger.warning("tether: %s", exc)
-                response = protocol.unavailable(exc)
-            return respond(start_response, response)
+            return respond(start_response, self.answer(request, body))
         try:
-            session = self.run(protocol.open(request))
+            session = self.run(protocol.open_session(request))
         except StoreUnavailable as exc:
-            logger.warning("tether: %s", exc)
-            return respond(start_response, protocol.unavailable(exc))
+            return respond(start_response, self.unavailable(exc))
         environ["tether.session"] = session
         environ["tether.data"] = session.data
         return self.app_with_cookie(environ, start_response, session)
@@ -158,13 +106,13 @@ class TetherMiddleware:
                 return lambda data: None
             if cookies is None:
                 try:
-                    cookies = self.run(self.protocol.close(session))
+                    cookies = self.run(self.protocol.save_session(session))
                 except StoreUnavailable as exc:
-                    logger.warning("tether: %s", exc)
-                    failed = self.protocol.unavailable(exc)
+                    failed = self.unavailable(exc)
                     respond(start_response, failed)
                     return lambda data: None
-            headers = [*headers, *(("Set-Cookie", c) for c in cookies)]
+            if cookies or session.carried_cookie:
+                headers = [*_with_vary_cookie(headers), *(("Set-Cookie", c) for c in cookies)]
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         result = self.app(environ, wrapped)
@@ -176,56 +124,14 @@ class TetherMiddleware:
             return _Lazy(result, lambda: failed)
         return result
 
-    # -- the sweeper -----------------------------------------------------------------------
 
-    def revoke(self, key: str | None = None, *, user: str | None = None) -> int:
-        """End one session (by store key) or all of a user's; ``on_end`` sees ``revoked``."""
-        return self.run(self.protocol.revoke(key, user=user))
-
-    def sweep(self, limit: int = 100) -> int:
-        """Claim every expired session now, in batches of ``limit``; returns how many."""
-        total = 0
-        while True:
-            count = self.run(self.protocol.sweep(limit))
-            total += count
-            if count < limit:
-                return total
-
-
-class Sweeper:
-    """A daemon thread that calls ``sweep()`` every ``interval`` seconds.
-
-    Started by :meth:`ensure` on the first request of each process, so a forking server
-    (gunicorn, uWSGI) gets one per worker rather than one in the parent that dies at fork.
-    """
-
-    def __init__(self, sweep: Callable[[], int], interval: float | None):
-        self.sweep = sweep
-        self.interval = interval
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-
-    def ensure(self) -> None:
-        if self.interval and self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._pid = os.getpid()
-                    self._stop = threading.Event()
-                    threading.Thread(target=self._forever, args=(self._stop,), name="tether-sweeper", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _forever(self, stop: threading.Event) -> None:
-        assert self.interval
-        while not stop.wait(self.interval):
-            try:
-                self.sweep()
-            except StoreUnavailable as exc:
-                logger.warning("tether: sweep skipped: %s", exc)
-            except Exception:  # the sweeper must outlive a failing on_end hook
-                logger.exception("tether: sweep failed")
+def _with_vary_cookie(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The response headers with ``Cookie`` merged into the app's ``Vary``."""
+    vary = [value for name, value in headers if name.lower() == "vary"]
+    merged = vary_with_cookie(", ".join(vary) if vary else None)
+    if merged is None:
+        return headers
+    return [*(h for h in headers if h[0].lower() != "vary"), ("Vary", merged)]
 
 
 class _Lazy:

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 @require_GET
 def whoami(request: HttpRequest) -> JsonResponse:
     handle = request.session.tether
-    return JsonResponse({"user": handle.user, "data": dict(request.session), "ended": handle.ended_reason})
+    body = {"user": handle.user, "data": dict(request.session), "ended": handle.ended_reason}
+    return JsonResponse(body, headers={"Vary": "Accept-Language"})
 
 
 @csrf_exempt

@@ -21,7 +21,9 @@ def flask_app(store: Any, clock: Any, **config: Any) -> Flask:
     @app.get("/api/poll/whoami")
     def whoami() -> Any:
         handle = current_session()
-        return jsonify(user=handle.user, data=dict(session), ended=handle.ended_reason)
+        response = jsonify(user=handle.user, data=dict(session), ended=handle.ended_reason)
+        response.vary.add("Accept-Language")
+        return response
 
     @app.post("/login")
     def login() -> Any:

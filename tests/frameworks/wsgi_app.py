@@ -11,9 +11,9 @@ from . import PASSIVE
 from .transport import wsgi_test_client
 
 
-def _json(start_response: Any, body: Any, status: str = "200 OK") -> Iterable[bytes]:
+def _json(start_response: Any, body: Any, status: str = "200 OK", vary: tuple[tuple[str, str], ...] = ()) -> Iterable[bytes]:
     payload = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *vary])
     return [payload]
 
 
@@ -21,7 +21,8 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     handle = environ["tether.session"]
     path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
     if path in ("/whoami", "/api/poll/whoami") and method == "GET":
-        return _json(start_response, {"user": handle.user, "data": dict(environ["tether.data"]), "ended": handle.ended_reason})
+        body = {"user": handle.user, "data": dict(environ["tether.data"]), "ended": handle.ended_reason}
+        return _json(start_response, body, vary=(("Vary", "Accept-Language"),))
     if method == "POST" and path in ("/login", "/logout", "/data"):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")

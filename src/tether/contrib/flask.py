@@ -26,9 +26,11 @@ from flask.sessions import NullSession, SessionInterface, SessionMixin
 from markupsafe import Markup
 
 from .. import _safety
-from .._protocol import Session
-from ..wsgi import TetherMiddleware, request_from_environ
-from ._settings import build_settings, client_script
+from .._environ import request_from_environ
+from .._script import script_tag
+from .._session import Session
+from .._settings import build_settings
+from ..wsgi import TetherMiddleware
 
 CONFIG_PREFIX = "TETHER_"
 
@@ -149,8 +151,7 @@ def require_same_origin() -> None:
 
 def tether_script(**options: Any) -> Markup:
     """``{{ tether_script() }}``: the one ``<script>`` tag that loads tether.js."""
-    middleware: TetherMiddleware = current_app.extensions["tether"]
-    return Markup(client_script(current_session(), middleware.config, **options))
+    return Markup(str(script_tag(current_session(), **options)))
 
 
 def _connect_flask_login() -> None:

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
 from .. import _safety
-from .._protocol import Session
+from .._session import Session
 from ..asgi import request_from_scope
 
 

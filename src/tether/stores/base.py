@@ -12,12 +12,20 @@ reached or is locked, never their driver's own exceptions.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import queue
 import threading
 import weakref
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._records import Meta, Record
+from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .._policy import Policy
+
+#: Where the default store keeps its file (the working directory of the server).
+DEFAULT_SQLITE_PATH = "tether-sessions.sqlite3"
 
 
 @runtime_checkable
@@ -42,6 +50,13 @@ class Store(Protocol):
     def touch(self, key: str, meta: Meta) -> bool:
         """Write meta only: never data, never creating a missing record, never moving
         ``last_active`` backwards. Returns False when the record is missing."""
+
+    def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
+        """:meth:`load`, then, when the record is live and ``policy`` wants activity
+        written (``wants_touch``), :meth:`touch` it with ``policy.touched`` meta and return
+        it with that meta; None when it is missing or vanished before the touch. One step
+        so that a store that can (Redis) does it in one round trip; :class:`StoreBase`
+        gives every other store this default."""
 
     def delete(self, key: str) -> Record | None:
         """Remove and return the record, or None when another caller removed it first."""
@@ -69,6 +84,7 @@ class AsyncStore(Protocol):
     async def load(self, key: str) -> Record | None: ...
     async def save(self, record: Record, *, create: bool = False) -> bool: ...
     async def touch(self, key: str, meta: Meta) -> bool: ...
+    async def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None: ...
     async def delete(self, key: str) -> Record | None: ...
     async def sweep(self, now: float, limit: int = 100) -> list[Record]: ...
     async def list_by_user(self, user: str) -> list[Record]: ...
@@ -77,9 +93,39 @@ class AsyncStore(Protocol):
     async def close(self) -> None: ...
 
 
-METHODS = ("load", "save", "touch", "delete", "sweep", "list_by_user", "delete_by_user", "count", "close")
-#: Capabilities a store may have beyond the contract; wrappers pass them on when present.
-OPTIONAL = ("load_and_touch",)
+#: The contract's methods: what a wrapper (an async adapter, a proxy) forwards.
+METHODS = (
+    "load", "load_and_touch", "save", "touch", "delete", "sweep", "list_by_user", "delete_by_user", "count", "close"
+)
+
+
+class StoreBase:
+    """The contract's default for ``load_and_touch``, over the store's ``load`` and
+    ``touch`` (two calls; a store that can do it in one overrides it)."""
+
+    def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
+        record: Record | None = self.load(key)  # type: ignore[attr-defined]
+        if record is None or policy.end_reason(record.meta, now) is not None or not policy.wants_touch(record.meta, now):
+            return record
+        meta = policy.touched(record.meta, now)
+        if not self.touch(key, meta):  # type: ignore[attr-defined]
+            return None  # ended by another request between the load and the touch
+        record.meta = meta
+        return record
+
+
+class AsyncStoreBase:
+    """:class:`StoreBase`'s default for native async stores."""
+
+    async def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
+        record: Record | None = await self.load(key)  # type: ignore[attr-defined]
+        if record is None or policy.end_reason(record.meta, now) is not None or not policy.wants_touch(record.meta, now):
+            return record
+        meta = policy.touched(record.meta, now)
+        if not await self.touch(key, meta):  # type: ignore[attr-defined]
+            return None
+        record.meta = meta
+        return record
 
 
 class InlineAsyncStore:
@@ -99,9 +145,9 @@ class InlineAsyncStore:
         return call
 
     def __getattr__(self, name: str) -> Any:
-        if name not in METHODS and name not in OPTIONAL:
+        if name not in METHODS:
             raise AttributeError(name)
-        call = self._wrap(getattr(self.sync, name))  # AttributeError: an absent capability
+        call = self._wrap(getattr(self.sync, name))
         setattr(self, name, call)
         return call
 
@@ -173,7 +219,53 @@ def _resolve(future: "asyncio.Future[Any]", outcome: Any, ok: bool) -> None:
 
 
 def is_async_store(store: object) -> bool:
-    return asyncio.iscoroutinefunction(getattr(store, "load", None))
+    return inspect.iscoroutinefunction(getattr(store, "load", None))
 
 
-__all__ = ["Store", "AsyncStore", "InlineAsyncStore", "ThreadedAsyncStore", "is_async_store"]
+def _check_contract(store: Any) -> Any:
+    if not callable(getattr(store, "load_and_touch", None)):
+        raise ConfigurationError(
+            f"{type(store).__name__} has no load_and_touch(key, now, policy); subclass "
+            "tether.stores.base.StoreBase (or AsyncStoreBase) for the contract's default"
+        )
+    return store
+
+
+def as_sync_store(store: Any) -> Any:
+    """A sync store as is; the SQLite file by default. An async store cannot serve WSGI."""
+    if store is None:
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(DEFAULT_SQLITE_PATH)
+    if is_async_store(store):
+        raise ConfigurationError(
+            f"{type(store).__name__} is an async store; WSGI needs its sync twin (e.g. SQLiteStore, RedisStore)"
+        )
+    return _check_contract(store)
+
+
+def as_async_store(store: Any) -> Any:
+    """An async store as is; a sync one runs off the event loop on a worker thread, or
+    inline when its calls never block (``blocking = False``: memory). Default: SQLite."""
+    if store is None:
+        from .sqlite import AsyncSQLiteStore
+
+        return AsyncSQLiteStore(DEFAULT_SQLITE_PATH)
+    if is_async_store(store):
+        return _check_contract(store)
+    _check_contract(store)
+    return ThreadedAsyncStore(store) if getattr(store, "blocking", True) else InlineAsyncStore(store)
+
+
+__all__ = [
+    "Store",
+    "AsyncStore",
+    "StoreBase",
+    "AsyncStoreBase",
+    "InlineAsyncStore",
+    "ThreadedAsyncStore",
+    "DEFAULT_SQLITE_PATH",
+    "is_async_store",
+    "as_sync_store",
+    "as_async_store",
+]

@@ -6,11 +6,14 @@ import copy
 import threading
 
 from .._records import Meta, Record
-from .base import InlineAsyncStore
+from .base import InlineAsyncStore, StoreBase
 
 
-class MemoryStore:
+class MemoryStore(StoreBase):
     """A dict behind a lock. Records are copied in and out, as a real store would."""
+
+    #: Its calls never wait on I/O: an event loop may call it inline, without a thread.
+    blocking = False
 
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}

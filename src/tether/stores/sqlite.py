@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 from .._records import Meta, Record, dump_data, load_data
 from ..exceptions import StoreUnavailable
-from .base import ThreadedAsyncStore
+from .base import StoreBase, ThreadedAsyncStore
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE tether_sessions ADD COLUMN {column} TEXT")
 
 
-class SQLiteStore:
+class SQLiteStore(StoreBase):
     """Sessions in one SQLite file.
 
     ``busy_timeout`` (seconds) is how long a call waits for another process's write lock

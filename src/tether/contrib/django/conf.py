@@ -13,29 +13,17 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from ..._cookies import cookie_name
-from ..._protocol import Protocol, Request, Response, Session, run_sync
-from ...wsgi import Sweeper, as_sync_store, request_from_environ
-from .._settings import build_settings
+from ..._environ import request_from_environ
+from ..._protocol import Request, Response, Session
+from ..._runtime import Runtime as BaseRuntime
+from ..._settings import build_settings
 
 
-class Runtime:
-    """The protocol, the sync store and the sweeper of this process."""
+class Runtime(BaseRuntime):
+    """The protocol, the sync store and the sweeper of this process, from ``TETHER``."""
 
     def __init__(self, values: dict[str, Any]):
-        built = build_settings({k.lower(): v for k, v in values.items()}, lambda key: f"TETHER[{key!r}]")
-        self.protocol = Protocol(built.config)
-        self.config = built.config
-        self.store = as_sync_store(built.store)
-        self.sweeper = Sweeper(self.sweep, built.sweep_interval)
-
-    def run(self, gen: Any) -> Any:
-        return run_sync(gen, self.store, self.config.on_end)
-
-    def sweep(self, limit: int = 100) -> int:
-        total = 0
-        while (count := self.run(self.protocol.sweep(limit))) == limit:
-            total += count
-        return total + count
+        super().__init__(build_settings({k.lower(): v for k, v in values.items()}, lambda key: f"TETHER[{key!r}]"))
 
     def open_token(self, token: str | None) -> Session:
         """The session of a token that came from Django rather than a request (the test
@@ -44,7 +32,7 @@ class Runtime:
         name = cookie_name(self.config.cookie_name, secure=secure, path=self.config.cookie_path)
         headers = {"cookie": f"{name}={token}"} if token else {}
         request = Request("GET", self.config.cookie_path, scheme="https" if secure else "http", headers=headers)
-        return self.run(self.protocol.open(request, passive=True))
+        return self.run(self.protocol.open_session(request, passive=True))
 
 
 @functools.lru_cache(maxsize=1)

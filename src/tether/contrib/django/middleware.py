@@ -10,7 +10,6 @@ ASGI the store calls run in a thread).
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
 
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -22,9 +21,6 @@ from ...exceptions import StoreUnavailable
 from .conf import request_facts, runtime, to_django
 from .session import SessionStore
 from .views import endpoint
-
-logger = logging.getLogger("tether")
-
 
 class TetherMiddleware(SessionMiddleware):
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
@@ -38,10 +34,9 @@ class TetherMiddleware(SessionMiddleware):
             # heartbeat is the hot path, and the protocol makes every decision itself.
             return endpoint(request, request.path_info[len(tether.config.prefix) + 1 :])
         try:
-            handle = tether.run(tether.protocol.open(request_facts(request)))
+            handle = tether.run(tether.protocol.open_session(request_facts(request)))
         except StoreUnavailable as exc:
-            logger.warning("tether: %s", exc)
-            return to_django(tether.protocol.unavailable(exc))
+            return to_django(tether.unavailable(exc))
         request.session = SessionStore(handle=handle, tether=tether)
         return None
 
@@ -53,14 +48,13 @@ class TetherMiddleware(SessionMiddleware):
             cookies = session.close()
         except StoreUnavailable as exc:
             # The sign-in or data write was not stored: say so rather than pretend.
-            logger.warning("tether: %s", exc)
-            return to_django(session._runtime.protocol.unavailable(exc))
+            return to_django(session._runtime.unavailable(exc))
         for cookie in cookies:
             # A fresh morsel: load() into an existing one would keep its old attributes
             # (e.g. Max-Age=0 of a clear) on the new token.
             response.cookies.pop(cookie.partition("=")[0], None)
             response.cookies.load(cookie)
-        if session.accessed:
+        if session.accessed or cookies or session.carried_cookie:
             patch_vary_headers(response, ("Cookie",))
         return response
 

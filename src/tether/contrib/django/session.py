@@ -27,7 +27,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
-from ..._protocol import Session
+from ..._session import Session
 from ..._records import hash_token, is_token
 from .conf import Runtime, runtime
 
@@ -41,6 +41,8 @@ class SessionStore(SessionBase):
         self.modified = False
         self._runtime = tether or runtime()
         self._bound = handle is not None
+        #: The request came with a session cookie: its page must say ``Vary: Cookie``.
+        self.carried_cookie = handle is not None and handle.carried_cookie
         self._handle = handle
         self._token = session_key if session_key and is_token(session_key) else None
         self._ended: list[Session] = []
@@ -111,7 +113,7 @@ class SessionStore(SessionBase):
         ended = self.tether
         ended.logout()
         self._ended.append(ended)
-        self._handle = Session(self._runtime.protocol, None, now=ended.now, secure=ended.secure)
+        self._handle = Session(self._runtime.config, None, now=ended.now, secure=ended.secure)
         self._user, self._rotate, self.modified = None, False, True
         if not self._bound:
             self.save()
@@ -128,12 +130,14 @@ class SessionStore(SessionBase):
         """Persist every change through the protocol; returns the Set-Cookie values, the
         last one for each cookie name."""
         handle = self.tether
-        user = self._user or (handle.data.get(AUTH_USER_KEY) or handle.user if self._rotate else None)
+        user = self._user
+        if not user and self._rotate:
+            user = handle.data.get(AUTH_USER_KEY) or handle.user
         if user:
             handle.login(str(user))
         last: dict[str, str] = {}
         for session in [*self._ended, handle]:
-            for cookie in self._runtime.run(self._runtime.protocol.close(session)):
+            for cookie in self._runtime.run(self._runtime.protocol.save_session(session)):
                 # One Set-Cookie per name: a clear followed by a new token keeps the token.
                 last[cookie.partition("=")[0]] = cookie
         return list(last.values())

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ...exceptions import StoreUnavailable
 from .conf import request_facts, runtime, to_django
-
-logger = logging.getLogger("tether")
 
 
 @csrf_exempt  # the protocol refuses cross-site POSTs itself (Origin/Sec-Fetch-Site + JSON only)
 def endpoint(request: HttpRequest, name: str) -> HttpResponse:
     tether = runtime()
     facts = dataclasses.replace(request_facts(request), path=f"{tether.config.prefix}/{name}")
-    body = request.read(tether.config.max_body + 1) if facts.method == "POST" else b""
-    try:
-        response = tether.run(tether.protocol.endpoint(facts, body))
-    except StoreUnavailable as exc:
-        logger.warning("tether: %s", exc)
-        response = tether.protocol.unavailable(exc)
-    return to_django(response)
+    body: bytes | None = b""
+    if facts.method == "POST":
+        try:
+            body = request.read(tether.config.max_body + 1)
+        except OSError:  # UnreadablePostError: broken framing is a 400 refusal, never a 500
+            body = None
+    return to_django(tether.answer(facts, body))

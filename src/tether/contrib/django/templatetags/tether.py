@@ -7,8 +7,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..conf import runtime
-from ..._settings import client_script
+from ...._script import script_tag
 
 register = template.Library()
 
@@ -19,4 +18,4 @@ def tether_script(context: Any, **options: Any) -> SafeString:
     session = getattr(getattr(request, "session", None), "tether", None)
     if session is None:
         return mark_safe("")
-    return mark_safe(client_script(session, runtime().config, **options))
+    return mark_safe(str(script_tag(session, **options)))

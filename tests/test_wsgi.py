@@ -12,8 +12,8 @@ from tether import AsyncMemoryStore, ConfigurationError, MemoryStore, Policy, St
 from tether.testing import FakeClock
 from tether.wsgi import TetherMiddleware
 
-from .transport import wsgi_test_client
-from .wsgi_app import app as conformance_app
+from .frameworks.transport import wsgi_test_client
+from .frameworks.wsgi_app import app as conformance_app
 
 POLICY = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)
 JSON_POST = {"Content-Type": "application/json", "Origin": "http://testserver"}
@@ -118,3 +118,61 @@ def test_sweeper_thread_reports_expired_sessions() -> None:
         assert done.wait(5)
         middleware.sweeper.stop()
     assert ended == ["idle"]
+
+
+class BrokenInput:
+    """``wsgi.input`` of a request whose framing is broken (werkzeug raises OSError on a
+    bad chunk header)."""
+
+    def read(self, *args: Any) -> bytes:
+        raise OSError("Invalid chunk header")
+
+    readline = read
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "flask", "django"])
+@pytest.mark.parametrize("endpoint", ["heartbeat", "end"])
+def test_a_body_that_cannot_be_read_is_a_400_json_refusal(adapter: str, endpoint: str) -> None:
+    """Issue 8 fault 1: the server's error while reading the body never becomes a 500."""
+    from .apps import FACTORIES
+
+    if adapter not in FACTORIES:
+        pytest.skip(f"{adapter} is not installed")
+    store = MemoryStore()
+    with FACTORIES[adapter](store, FakeClock(), policy=POLICY) as client:
+        client.post("/login", json={"user": "ada"})
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/_tether/{endpoint}",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "testserver",
+            "HTTP_ORIGIN": "http://testserver",
+            "HTTP_COOKIE": f"tether={client.cookies['tether']}",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": "10",
+            "wsgi.input": BrokenInput(),
+            "wsgi.input_terminated": True,
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": __import__("sys").stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.version": (1, 0),
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+        }
+        started: list[tuple[str, dict[str, str]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append((status, {k.lower(): v for k, v in headers}))
+            return lambda data: None
+
+        body = b"".join(client._transport.app(environ, start_response))
+        status, headers = started[-1]
+        assert status.startswith("400"), (status, body)
+        assert headers["content-type"] == "application/json"
+        assert headers["cache-control"] == "no-store"
+        assert b"error" in body and b"Traceback" not in body
+        assert store.count() == 1  # the session neither ended nor was created

@@ -1,8 +1,10 @@
-"""Framework settings (Flask ``TETHER_*``, Django ``TETHER = {...}``) into one Config.
+"""One configuration vocabulary for every adapter, validated once at start-up.
 
-Shared by the framework adapters so that each reads its settings the same way, once, at
-start-up, and a typo is a :class:`~tether.ConfigurationError` naming the setting rather
-than a silently ignored key.
+ASGI and WSGI ``TetherMiddleware(app, **settings)``, Flask ``TETHER_*`` and Django
+``TETHER = {...}`` all read the same keys the same way: the :class:`~tether.Policy`
+fields (or ``policy``), the :class:`~tether.Config` fields, ``store`` (an instance or a
+store URL) and ``sweep_interval``. A typo is a :class:`~tether.ConfigurationError` naming
+the setting as the user spelled it and the accepted ones, never a silently ignored key.
 """
 
 from __future__ import annotations
@@ -11,22 +13,20 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Mapping
 
-from .._policy import Policy
-from .._protocol import Config
-from ..exceptions import ConfigurationError
+from ._config import Config
+from ._policy import Policy
+from .exceptions import ConfigurationError
 
 POLICY_KEYS = frozenset(f.name for f in dataclasses.fields(Policy))
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config)) - {"policy"}
 ADAPTER_KEYS = frozenset({"store", "sweep_interval", "policy"})
 KNOWN_KEYS = POLICY_KEYS | CONFIG_KEYS | ADAPTER_KEYS
 
-DEFAULT_STORE = "sqlite:///tether-sessions.sqlite3"
-
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     config: Config
-    store: Any
+    store: Any  # an instance, or None for the default SQLite file
     sweep_interval: float | None
 
 
@@ -41,10 +41,13 @@ def import_object(path: str) -> Any:
         raise ConfigurationError(f"cannot import {path!r}: {exc}") from exc
 
 
-def build_settings(values: Mapping[str, Any], spell: Callable[[str], str]) -> Settings:
+def build_settings(
+    values: Mapping[str, Any], spell: Callable[[str], str] = str, *, asynchronous: bool = False
+) -> Settings:
     """Settings from lower-case ``values``; ``spell(key)`` names a key the way the user wrote it.
 
-    - ``store``: a sync store instance or a store URL (default: a SQLite file).
+    - ``store``: a store instance or a store URL, opened as its async twin when
+      ``asynchronous`` (default: a SQLite file in the working directory).
     - ``policy`` (a :class:`Policy`) or its fields (``idle_timeout``, ...), not both.
     - ``sweep_interval``: seconds, or None for no sweeper thread.
     - every other :class:`Config` field; ``on_end`` and ``clock`` may be dotted paths.
@@ -68,27 +71,17 @@ def build_settings(values: Mapping[str, Any], spell: Callable[[str], str]) -> Se
         if isinstance(options.get(listing), str):
             raise ConfigurationError(f"{spell(listing)} must be a list of strings, not one string")
     config = Config(policy=policy, **options)
-    store = values.get("store") or DEFAULT_STORE
+    store = values.get("store")
     if isinstance(store, str):
-        from ..stores.urls import open_store
+        from .stores.urls import open_store
 
-        store = open_store(store)
+        store = open_store(store, asynchronous=asynchronous)
+    elif store is not None and not callable(getattr(store, "load", None)):
+        raise ConfigurationError(f"{spell('store')} must be a store or a store URL, got {type(store).__name__}")
     sweep_interval = values.get("sweep_interval", 60.0)
     if sweep_interval is not None and (not isinstance(sweep_interval, (int, float)) or sweep_interval <= 0):
         raise ConfigurationError(f"{spell('sweep_interval')} must be a positive number of seconds or None")
     return Settings(config, store, sweep_interval)
 
 
-def client_script(session: Any, config: Config, **options: Any) -> str:
-    """The ``<script>`` tag for tether.js (``tether._script.script_tag``), or "" when the
-    browser client is not part of this install."""
-    try:
-        from .._script import script_tag
-    except ImportError:
-        return ""
-    options.setdefault("prefix", config.prefix)
-    options.setdefault("login_url", config.login_url)
-    return str(script_tag(session, **options))
-
-
-__all__ = ["Settings", "build_settings", "import_object", "client_script", "KNOWN_KEYS"]
+__all__ = ["Settings", "build_settings", "import_object", "KNOWN_KEYS"]

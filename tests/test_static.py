@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "tether" / "static"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BUDGET = 5000  # bytes, gzipped, everything included (issue 3)

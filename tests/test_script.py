@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tether import Policy
-from tether._protocol import Config, Protocol, Request, Session
+from tether import Config, Protocol, Request, Session
 from tether._script import TEXTS, draft_owner, script_tag, script_version
 from tether.testing import make_record
 
@@ -19,7 +19,7 @@ from tether.testing import make_record
 def handle(*, user: str | None = "ada", now: float = 1_800_000_000.0, **config) -> Session:
     protocol = Protocol(Config(policy=Policy(idle_timeout=600, warn_before=60), **config))
     record = make_record(now, user=user, policy=protocol.policy)
-    return Session(protocol, record, now=now + 10, secure=False)
+    return Session(protocol.config, record, now=now + 10, secure=False)
 
 
 def parse(tag: str) -> tuple[str, dict]:
@@ -92,12 +92,12 @@ def test_version_matches_what_the_protocol_serves():
     response = Protocol().script(Request("GET", "/_tether/tether.js", query=f"v={version}"))
     headers = dict(response.headers)
     assert "immutable" in headers["cache-control"] and headers["etag"] == f'"{version}"'
-    served = (Path(__file__).resolve().parents[2] / "src" / "tether" / "static" / "tether.min.js").read_bytes()
+    served = (Path(__file__).resolve().parents[1] / "src" / "tether" / "static" / "tether.min.js").read_bytes()
     assert response.body == served
     assert version == hashlib.sha256(served).hexdigest()[:16]
 
 
 def test_js_defaults_match_the_python_texts():
-    source = (Path(__file__).resolve().parents[2] / "src" / "tether" / "static" / "tether.js").read_text()
+    source = (Path(__file__).resolve().parents[1] / "src" / "tether" / "static" / "tether.js").read_text()
     for key, text in TEXTS.items():
         assert f'{key}: "{text}"' in source, key
