@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tether import Policy, hash_token
 from tether.testing import CountingStore, FakeClock
@@ -23,6 +24,13 @@ ORIGIN = {"Origin": "http://testserver"}
 JSON_POST = {"Content-Type": "application/json", **ORIGIN}
 POLICY = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)  # granularity 30 s
 TRACEBACK_MARKS = (b"Traceback (most recent call last)", b'File "/', b"Internal Server Error")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Hypothesis caches (e.g. its Unicode tables) go to a temp dir, not ``.hypothesis/``
+    in the repository; the fuzz tests keep no example database at all."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
 
 
 @dataclass
