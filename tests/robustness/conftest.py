@@ -8,8 +8,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
+
+import httpx
 
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -18,7 +25,9 @@ from tether import Policy, hash_token
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
-from ..redis.conftest import prefix, redis_server  # noqa: F401  (fixtures, used by name)
+from ..redis.conftest import free_port, prefix, redis_server, wait_until  # noqa: F401  (fixtures, used by name)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ORIGIN = {"Origin": "http://testserver"}
 JSON_POST = {"Content-Type": "application/json", **ORIGIN}
@@ -89,3 +98,64 @@ def assert_clean(response: Any, *, store_down: bool = False) -> None:
     ours = response.request.url.path.startswith("/_tether/") or status == 503
     if ours and response.headers.get("content-type", "").startswith("application/json"):
         assert response.headers.get("cache-control") == "no-store", response.headers
+
+
+class Served:
+    """A real server process on a free loopback port, its output in a log file."""
+
+    def __init__(self, argv: list[str], directory: Path, *, port: int, ready_path: str = "/_tether/status", **env: str):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = directory / f"server-{port}.log"
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            )
+        wait_until(lambda: self.answers(ready_path) or self.process.poll() is not None, 30, f"{argv[:3]} on {port}")
+        assert self.process.poll() is None, self.output()
+
+    def answers(self, path: str) -> bool:
+        try:
+            return httpx.get(self.base + path, timeout=2).status_code < 500
+        except httpx.TransportError:
+            return False
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def kill(self) -> None:
+        """``kill -9`` of the server and its workers (its own process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+SERVERS = ("uvicorn-h11", "uvicorn-httptools", "flask-demo", "django-demo", "gunicorn")
+
+
+def start_server(kind: str, directory: Path, app: str | None = None, workers: int = 1, **env: str) -> Served:
+    """One of ``SERVERS`` on the demo, run as the demo and the docs run it, on a SQLite
+    file in ``directory``. ``app`` names the factory in tests/robustness/servers.py for
+    uvicorn (ASGI; the Starlette demo by default) and gunicorn (WSGI; the Flask demo)."""
+    port = free_port()
+    store = f"sqlite:///{directory / 'sessions.db'}"
+    py, bind = sys.executable, ["--host", "127.0.0.1", "--port", str(port)]
+    if kind.startswith("uvicorn-"):
+        app = app or "starlette_demo"
+        argv = [py, "-m", "uvicorn", "--factory", f"tests.robustness.servers:{app}", "--http", kind[8:], "--log-level", "warning", *bind]
+    elif kind == "gunicorn":
+        app = app or "flask_demo"
+        argv = [py, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+                "--control-socket", str(directory / "gunicorn.ctl"), f"tests.robustness.servers:{app}()"]
+    else:
+        argv = [py, "-m", "tether", "demo", "--framework", kind.split("-")[0], "--store", store, *bind]
+    return Served(argv, directory, port=port, TETHER_TEST_STORE=store, **env)
