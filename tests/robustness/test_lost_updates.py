@@ -12,11 +12,12 @@ the end.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from tether import hash_token
+from tether import Record, hash_token
 from tether.stores import MemoryStore, SQLiteStore
 from tether.testing import FakeClock
 
@@ -172,28 +173,35 @@ class Between:
         return interleaved
 
 
+@contextmanager
+def slow(adapter: str, store: Any, method: str) -> Iterator[tuple[Any, Between, str, FakeClock]]:
+    """A signed-in client 100 s after sign-in, over ``Between(store, method)``; yields the
+    client, the wrapper (arm it with ``meanwhile``), the session's key and the clock."""
+    clock = FakeClock()
+    between = Between(store, method)
+    with open_site(adapter, between, clock) as client:
+        token = client.post("/login", json={"user": "ada"}).cookies["tether"]
+        clock.advance(100)
+        yield client, between, hash_token(token), clock
+        assert between.meanwhile is None, f"the request never called {method}()"
+
+
 @pytest.mark.parametrize("adapter", sorted(FACTORIES))
 def test_a_slow_data_write_keeps_a_newer_heartbeat(adapter, any_store):
     """The data write loaded the session at t; before it saves, a heartbeat elsewhere slides
     the session at t + 40. The save stores the data and keeps the newer activity."""
-    clock = FakeClock()
-    store = Between(any_store, "save")
-    with open_site(adapter, store, clock) as client:
-        token = client.post("/login", json={"user": "ada"}).cookies["tether"]
-        key = hash_token(token)
-        clock.advance(100)
+    with slow(adapter, any_store, "save") as (client, between, key, clock):
 
         def heartbeat_elsewhere() -> None:
             record = any_store.load(key)
             assert any_store.touch(key, POLICY.touched(record.meta, clock.advance(40)))
 
-        store.meanwhile = heartbeat_elsewhere
+        between.meanwhile = heartbeat_elsewhere
         assert client.post("/data", json={"draft": "hello"}).status_code == 200
-        assert store.meanwhile is None, "the data write did not save"
-        record = any_store.load(key)
-        assert record.data == {"draft": "hello"}
-        assert record.meta.last_active == clock.now
-        assert record.meta.idle_expires_at == clock.now + POLICY.idle_timeout
+    record = any_store.load(key)
+    assert record.data == {"draft": "hello"}
+    assert record.meta.last_active == clock.now
+    assert record.meta.idle_expires_at == clock.now + POLICY.idle_timeout
 
 
 # Redis loads and touches in one atomic round trip (load_and_touch): there is no gap.
@@ -203,22 +211,16 @@ def test_a_slow_heartbeat_keeps_a_newer_data_write(adapter, any_store):
     """The heartbeat loaded the session at t; before it touches, a request elsewhere writes
     data and slides at t + 40. The touch neither drops that data nor goes back in time."""
     assert not hasattr(any_store, "load_and_touch")
-    clock = FakeClock()
-    store = Between(any_store, "touch")
-    with open_site(adapter, store, clock) as client:
-        token = client.post("/login", json={"user": "ada"}).cookies["tether"]
-        key = hash_token(token)
-        clock.advance(100)
+    with slow(adapter, any_store, "touch") as (client, between, key, clock):
 
         def write_elsewhere() -> None:
             record = any_store.load(key)
             meta = POLICY.touched(record.meta, clock.advance(40))
-            assert any_store.save(type(record)(key, meta, {**record.data, "late": 1}))
+            assert any_store.save(Record(key, meta, {**record.data, "late": 1}))
 
-        store.meanwhile = write_elsewhere
+        between.meanwhile = write_elsewhere
         beat = client.post("/_tether/heartbeat", content=b"{}", headers=JSON_POST)
         assert beat.status_code == 200, beat.text
-        assert store.meanwhile is None, "the heartbeat did not touch"
-        record = any_store.load(key)
-        assert record.data == {"late": 1}
-        assert record.meta.last_active == clock.now
+    record = any_store.load(key)
+    assert record.data == {"late": 1}
+    assert record.meta.last_active == clock.now
