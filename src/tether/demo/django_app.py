@@ -47,9 +47,17 @@ def routes(settings: DemoSettings) -> list[Any]:
         return HttpResponse(html, status=code, headers=dict(HEADERS), content_type="text/html; charset=utf-8")
 
     def refused(request: HttpRequest) -> HttpResponse | None:
-        """The demo's own forms obey the same same-origin rule as tether's endpoints."""
+        """The demo's own forms obey the same same-origin rule as tether's endpoints, and a
+        form body that cannot be read (e.g. ``Content-Length: 2x``) is a 400, never a 500."""
         reason = cross_site_refusal(request)
-        return page(request, "error.html", 403, status=403, message=reason) if reason else None
+        if reason:
+            return page(request, "error.html", 403, status=403, message=reason)
+        try:
+            request.POST  # noqa: B018 - parsed here so that a broken body is refused here
+        except (ValueError, OSError) as exc:  # Django's int(CONTENT_LENGTH), a cut connection
+            logger.info("unreadable form body: %r", exc)
+            return page(request, "error.html", 400, status=400, message="The form could not be read.")
+        return None
 
     def signed_in(where: str, methods: tuple[str, ...] = ("GET",)) -> Callable[..., Any]:
         """Only these methods; signed-out visitors go to the login page first."""

@@ -38,9 +38,18 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
         return Response(html, status=code, headers=HEADERS, content_type="text/html; charset=utf-8")
 
     def refused() -> Response | None:
-        """The demo's own forms obey the same same-origin rule as tether's endpoints."""
+        """The demo's own forms obey the same same-origin rule as tether's endpoints, and a
+        form body that cannot be read (a broken chunked body, a connection cut short) is
+        a 400, never a 500."""
         reason = cross_site_refusal()
-        return page("error.html", 403, status=403, message=reason) if reason else None
+        if reason:
+            return page("error.html", 403, status=403, message=reason)
+        try:
+            request.form  # noqa: B018 - parsed here so that a broken body is refused here
+        except Exception as exc:  # werkzeug raises OSError, gunicorn its own ParseException
+            logger.info("unreadable form body: %r", exc)
+            return page("error.html", 400, status=400, message="The form could not be read.")
+        return None
 
     def signed_out(path: str) -> BaseResponse | None:
         return None if current_session().active else redirect(login_redirect(path), code=303)
