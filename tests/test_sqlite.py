@@ -169,3 +169,28 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
     assert os.read(read, 1) == b"1"
     assert store._local.db is parent
     store.close()
+
+
+def test_create_false_never_makes_a_file_or_directory(tmp_path):
+    from tether.exceptions import ConfigurationError
+
+    missing = tmp_path / "no" / "such" / "x.db"
+    with pytest.raises(ConfigurationError, match="no SQLite database at"):
+        SQLiteStore(missing, create=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_false_opens_an_existing_database_read_write(tmp_path):
+    path = tmp_path / "x.db"
+    record = make_record(T0, user="ada", policy=POLICY)
+    SQLiteStore(path).save(record, create=True)
+    store = SQLiteStore(path, create=False)
+    assert store.load(record.key).meta.user == "ada"
+    assert store.delete(record.key) is not None and store.count() == 0
+    # Removed behind its back, the store fails as unavailable and does not recreate it.
+    store.close()
+    for leftover in tmp_path.iterdir():
+        leftover.unlink()
+    with pytest.raises(StoreUnavailable):
+        store.count()
+    assert list(tmp_path.iterdir()) == []

@@ -13,9 +13,10 @@ import sqlite3
 import threading
 import weakref
 from typing import Any, Callable, TypeVar
+from urllib.parse import quote
 
 from .._records import Meta, Record, dump_data, load_data
-from ..exceptions import StoreUnavailable
+from ..exceptions import ConfigurationError, StoreUnavailable
 from .base import StoreBase, ThreadedAsyncStore
 
 T = TypeVar("T")
@@ -65,11 +66,17 @@ class SQLiteStore(StoreBase):
 
     ``busy_timeout`` (seconds) is how long a call waits for another process's write lock
     before it gives up with :class:`StoreUnavailable` (the protocol answers 503).
+    ``create=False`` opens only a database that already exists and never makes a file or
+    directory (a :class:`ConfigurationError` otherwise): for commands that inspect a store,
+    where a mistyped path must be an error, not a new empty database.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0, create: bool = True):
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
+        self.create = create
+        if not create and not os.path.isfile(self.path):
+            raise ConfigurationError(f"no SQLite database at {self.path!r}")
         self._local = threading.local()
         # Weakly held: a thread's connection closes when the thread ends (its local goes).
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -83,11 +90,15 @@ class SQLiteStore(StoreBase):
         if db is None or local.pid != os.getpid():
             # One connection per thread and per process: SQLite forbids using a
             # connection across fork(), e.g. an app loaded before gunicorn forks.
-            if self.path != ":memory:" and os.path.dirname(self.path):
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            if not self.create:  # mode=rw: SQLite itself refuses to create the file
+                target, uri = f"file:{quote(os.path.abspath(self.path))}?mode=rw", True
+            else:
+                if self.path != ":memory:" and os.path.dirname(self.path):
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                target, uri = self.path, False
             db = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
-                factory=_Connection,
+                target, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
+                factory=_Connection, uri=uri,
             )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -194,8 +205,8 @@ class SQLiteStore(StoreBase):
 class AsyncSQLiteStore(ThreadedAsyncStore):
     """The async twin: the same file, driven from one worker thread off the event loop."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
-        super().__init__(SQLiteStore(path, busy_timeout=busy_timeout))
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0, create: bool = True):
+        super().__init__(SQLiteStore(path, busy_timeout=busy_timeout, create=create))
 
 
 __all__ = ["SQLiteStore", "AsyncSQLiteStore"]

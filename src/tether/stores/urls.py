@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 from ..exceptions import ConfigurationError
 
 
-def open_store(url: str, *, asynchronous: bool = False) -> Any:
-    """A store for ``url``, sync by default or its async twin."""
+def open_store(url: str, *, asynchronous: bool = False, create: bool = True) -> Any:
+    """A store for ``url``, sync by default or its async twin. ``create=False`` never
+    makes a new database (a SQLite file must exist): for commands that inspect a store."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
         from .memory import AsyncMemoryStore, MemoryStore
@@ -28,7 +29,7 @@ def open_store(url: str, *, asynchronous: bool = False) -> Any:
         path = rest[1:]  # one slash is the separator; a second one makes the path absolute
         from .sqlite import AsyncSQLiteStore, SQLiteStore
 
-        return AsyncSQLiteStore(path) if asynchronous else SQLiteStore(path)
+        return AsyncSQLiteStore(path, create=create) if asynchronous else SQLiteStore(path, create=create)
     if scheme.removesuffix("+cluster") in ("redis", "rediss", "valkey", "valkeys"):
         try:
             from . import redis as redis_store
