@@ -22,7 +22,7 @@ from typing import Any, Coroutine
 
 from ._policy import Policy
 from ._records import Meta, Record, hash_token, new_token
-from .stores.base import METHODS, StoreBase
+from .stores.base import METHODS, StoreBase, StoreSummary
 
 
 class FakeClock:
@@ -268,6 +268,26 @@ class StoreContract:
         store.save(self.record(), create=True)
         store.save(self.record(), create=True)
         assert store.count() == 2
+
+    def test_summary_counts_live_users_expiring_and_ended(self, store: Any) -> None:
+        assert store.summary(self.now, 600) in (StoreSummary(0, 0, 0, 0), StoreSummary(0, 0, 0, None))
+        earlier = self.now - 500  # these expire 100 s from now
+        records = [
+            self.record(user="ada"), make_record(earlier, user="ada", policy=self.policy),
+            make_record(earlier, user="bob", policy=self.policy), self.record(),
+            make_record(self.now - 1000, user="cy", policy=self.policy),  # expired, not swept
+            Record(hash_token(new_token()), replace(self.policy.start(self.now, "dee"), ended="revoked"), {}),
+        ]
+        for record in records:
+            store.save(record, create=True)
+        soon = store.summary(self.now, 200)
+        assert (soon.live, soon.users, soon.expiring) == (4, 2, 2)
+        assert soon.ended in (2, None)
+        assert store.summary(self.now, 600).expiring == 4  # the boundary is included
+        later = store.summary(self.now + 100, 0)  # ada's second and bob's have just expired
+        assert (later.live, later.users, later.expiring) == (2, 1, 0)
+        assert later.ended in (4, None)
+        assert store.count() == 6  # counting claims nothing
 
     def test_concurrent_sweepers_claim_each_record_once(self, store: Any) -> None:
         records = [make_record(self.now - 10_000 - i, policy=self.policy) for i in range(60)]

@@ -16,6 +16,7 @@ import inspect
 import queue
 import threading
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._records import Meta, Record
@@ -26,6 +27,24 @@ if TYPE_CHECKING:
 
 #: Where the default store keeps its file (the working directory of the server).
 DEFAULT_SQLITE_PATH = "tether-sessions.sqlite3"
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What a store holds at one moment (``tether sessions stats``), counted by the store
+    itself so that nobody reads every record to learn it.
+
+    - ``live``: records not expired and not tombstones (``meta.ended``).
+    - ``users``: distinct signed-in users among the live records (anonymous ones excluded).
+    - ``expiring``: live records whose expiry is at most ``within`` seconds away.
+    - ``ended``: records that have ended but are still stored (expired and not yet swept,
+      or tombstones); None when the store cannot tell without reading every record.
+    """
+
+    live: int
+    users: int
+    expiring: int
+    ended: int | None
 
 
 @runtime_checkable
@@ -73,6 +92,10 @@ class Store(Protocol):
     def count(self) -> int:
         """How many records are stored (expired ones not yet swept included)."""
 
+    def summary(self, now: float, within: float) -> StoreSummary:
+        """Counts at ``now``: live sessions, their users, how many expire by ``now + within``
+        and how many ended ones await the sweeper. Read-only: it claims nothing."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -90,12 +113,14 @@ class AsyncStore(Protocol):
     async def list_by_user(self, user: str) -> list[Record]: ...
     async def delete_by_user(self, user: str) -> list[Record]: ...
     async def count(self) -> int: ...
+    async def summary(self, now: float, within: float) -> StoreSummary: ...
     async def close(self) -> None: ...
 
 
 #: The contract's methods: what a wrapper (an async adapter, a proxy) forwards.
 METHODS = (
-    "load", "load_and_touch", "save", "touch", "delete", "sweep", "list_by_user", "delete_by_user", "count", "close"
+    "load", "load_and_touch", "save", "touch", "delete", "sweep", "list_by_user", "delete_by_user", "count", "summary",
+    "close",
 )
 
 
@@ -262,6 +287,7 @@ __all__ = [
     "AsyncStore",
     "StoreBase",
     "AsyncStoreBase",
+    "StoreSummary",
     "InlineAsyncStore",
     "ThreadedAsyncStore",
     "DEFAULT_SQLITE_PATH",

@@ -6,7 +6,7 @@ import copy
 import threading
 
 from .._records import Meta, Record
-from .base import InlineAsyncStore, StoreBase
+from .base import InlineAsyncStore, StoreBase, StoreSummary
 
 
 class MemoryStore(StoreBase):
@@ -73,6 +73,17 @@ class MemoryStore(StoreBase):
 
     def count(self) -> int:
         return len(self._records)
+
+    def summary(self, now: float, within: float) -> StoreSummary:
+        with self._lock:
+            metas = [r.meta for r in self._records.values()]
+        live = [m for m in metas if m.expires_at > now and m.ended is None]
+        return StoreSummary(
+            live=len(live),
+            users=len({m.user for m in live if m.user is not None}),
+            expiring=sum(m.expires_at <= now + within for m in live),
+            ended=len(metas) - len(live),
+        )
 
     def close(self) -> None:
         pass

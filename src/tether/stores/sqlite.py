@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .._records import Meta, Record, dump_data, load_data
 from ..exceptions import ConfigurationError, StoreUnavailable
-from .base import StoreBase, ThreadedAsyncStore
+from .base import StoreBase, StoreSummary, ThreadedAsyncStore
 
 T = TypeVar("T")
 
@@ -192,6 +192,18 @@ class SQLiteStore(StoreBase):
 
     def count(self) -> int:
         return int(self._run(lambda db: db.execute("SELECT count(*) FROM tether_sessions").fetchone()[0]))
+
+    def summary(self, now: float, within: float) -> StoreSummary:
+        # One pass over the table; "live" is the same condition in the first three columns.
+        row = self._run(
+            lambda db: db.execute(
+                "SELECT count(CASE WHEN live THEN 1 END), count(DISTINCT CASE WHEN live THEN user END),"
+                " count(CASE WHEN live AND expires_at <= ? THEN 1 END), count(CASE WHEN NOT live THEN 1 END)"
+                " FROM (SELECT user, expires_at, expires_at > ? AND ended IS NULL AS live FROM tether_sessions)",
+                (now + within, now),
+            ).fetchone()
+        )
+        return StoreSummary(*(int(n) for n in row))
 
     def close(self) -> None:
         with self._lock:
