@@ -1,9 +1,7 @@
-"""The real demo as a subprocess over HTTP, and the command line on a real SQLite file."""
+"""The real demo as a subprocess over HTTP (the command line: tests/test_cli.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import socket
 import subprocess
@@ -13,9 +11,7 @@ import time
 import httpx
 import pytest
 
-from tether import Policy
 from tether.stores import SQLiteStore
-from tether.testing import make_record
 
 
 def free_port() -> int:
@@ -101,55 +97,3 @@ def test_demo_sessions_page_revokes(demo):
         assert laptop.get("/_tether/status").status_code == 200
         # Someone else's or an unknown key: refused, nothing revoked.
         assert laptop.post("/sessions/revoke", data={"key": "0" * 64}, headers=origin).status_code == 404
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tether", *args], capture_output=True, text=True, timeout=60)
-
-
-def test_cli_sessions(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    store = SQLiteStore(tmp_path / "cli.db")
-    policy = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)
-    now = time.time()
-    live = [make_record(now, user="ada", policy=policy) for _ in range(2)]
-    expired = make_record(now - 1000, user="bob", policy=policy)  # idle-expired
-    for record in (*live, expired):
-        store.save(record, create=True)
-
-    out = run_cli("sessions", "--store", url, "list", "--user", "ada")
-    assert out.returncode == 0 and "2 session(s) of ada" in out.stdout
-    assert all(r.key in out.stdout for r in live)
-    rows = [json.loads(line) for line in run_cli("sessions", "--store", url, "--json", "list", "--user", "ada").stdout.splitlines()]
-    assert {r["key"] for r in rows} == {r.key for r in live} and all(r["user"] == "ada" for r in rows)
-    assert json.loads(run_cli("sessions", "--store", url, "--json", "stats").stdout) == {"stored": 3}
-
-    hook = tmp_path / "hooks.py"
-    log = tmp_path / "ended.log"
-    hook.write_text(f"def on_end(record, reason):\n    open({str(log)!r}, 'a').write(record.meta.user + ' ' + reason + '\\n')\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    swept = subprocess.run([sys.executable, "-m", "tether", "sessions", "--store", url, "sweep", "--on-end", "hooks:on_end"],
-                           capture_output=True, text=True, env=env, timeout=60)
-    assert swept.returncode == 0 and "1 expired session(s) swept" in swept.stdout
-    assert log.read_text() == "bob idle\n"
-
-    out = subprocess.run([sys.executable, "-m", "tether", "sessions", "--store", url, "revoke", "--key", live[0].key,
-                          "--on-end", "hooks:on_end"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0 and "1 session(s) revoked" in out.stdout
-    assert log.read_text() == "bob idle\nada revoked\n"
-    assert run_cli("sessions", "--store", url, "revoke", "--user", "ada").stdout.strip() == "1 session(s) revoked"
-    assert store.count() == 0
-
-
-@pytest.mark.parametrize(
-    "args,message",
-    [
-        (["sessions", "--store", "postgres://x", "stats"], "unknown store URL"),
-        (["sessions", "--store", "sqlite://relative.db", "stats"], "sqlite:///"),
-        (["demo", "--idle", "10", "--warn", "30", "--port", "1"], "warn_before"),
-    ],
-)
-def test_cli_bad_input_is_a_clear_error(args, message):
-    out = run_cli(*args)
-    assert out.returncode == 2
-    assert message in out.stderr and "Traceback" not in out.stderr

@@ -1,34 +1,61 @@
-"""The command line: ``tether demo`` and ``tether sessions`` (DESIGN §8)."""
+"""The command line: ``tether demo`` and ``tether sessions`` (DESIGN §8).
+
+Every mistake (a bad option, a store that does not exist, an ``--on-end`` that does not
+import) is one line on stderr and exit code 2, never a traceback. ``sessions`` never
+creates a store: it opens an existing one given by ``--store`` or ``TETHER_STORE``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
+import os
 import sys
-import time
-from typing import Any, Callable, Sequence
+from typing import NoReturn, Sequence
 
+from . import __version__
+from ._admin import add_actions, run_action
 from ._policy import Policy
-from ._protocol import Config, Protocol, run_sync
+from ._runtime import Runtime
+from ._settings import build_settings
 from .exceptions import ConfigurationError, TetherError
 from .stores.urls import open_store
 
 DEMO_STORE = "sqlite:///tether-demo.sqlite3"
 FRAMEWORKS = ("starlette", "flask", "django")
+STORE_ENV = "TETHER_STORE"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _positive(value: str) -> float:
     number = float(value)
-    if number <= 0:
+    if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
     return number
 
 
+def _store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store", default=argparse.SUPPRESS, metavar="URL",
+        help=f"the store URL, e.g. sqlite:///app.sqlite3 or redis://localhost:6379/0 (default: ${STORE_ENV})",
+    )
+    p.add_argument(
+        "--on-end", default=argparse.SUPPRESS, metavar="MODULE:FUNC",
+        help="call FUNC(record, reason) for each session that revoke or sweep ends",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="tether", description="Sessions that stay alive while people work.")
-    commands = top.add_subparsers(dest="command", required=True)
+    top = _Parser(prog="tether", description="Sessions that stay alive while people work.")
+    top.add_argument("--version", action="version", version=f"tether {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the demo site")
     demo.add_argument("--framework", choices=FRAMEWORKS, default="starlette")
@@ -39,21 +66,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
 
-    sessions = commands.add_parser("sessions", help="operate on a session store")
-    sessions.add_argument("--store", default=DEMO_STORE, help=f"store URL (default {DEMO_STORE})")
-    sessions.add_argument("--json", action="store_true", help="print JSON lines")
-    actions = sessions.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("list", help="list sessions of a user")
-    listing.add_argument("--user", required=True)
-    actions.add_parser("stats", help="count stored and expired sessions")
-    revoke = actions.add_parser("revoke", help="end every session of a user, or one by key")
-    who = revoke.add_mutually_exclusive_group(required=True)
-    who.add_argument("--user")
-    who.add_argument("--key", help="the store key (token hash), as `list` prints it")
-    revoke.add_argument("--on-end", metavar="MODULE:FUNC", help="call FUNC(record, 'revoked') for each")
-    sweep = actions.add_parser("sweep", help="claim expired sessions and report their end (cron-friendly)")
-    sweep.add_argument("--on-end", metavar="MODULE:FUNC", help="call FUNC(record, reason) for each ended session")
-    sweep.add_argument("--batch", type=int, default=500)
+    sessions = commands.add_parser(
+        "sessions", help="list, count, revoke or sweep the sessions of an existing store",
+        description=f"Operate on an existing store (--store URL or ${STORE_ENV}); options go before or after ACTION.",
+    )
+    add_actions(sessions, _store_options)
     return top
 
 
@@ -63,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return run_demo(args)
         return run_sessions(args)
-    except (TetherError, ValueError) as exc:
+    except (TetherError, NotImplementedError) as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
 
@@ -89,71 +106,17 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_hook(spec: str | None) -> Callable[[Any, str], Any] | None:
-    if not spec:
-        return None
-    module_name, _, attr = spec.partition(":")
-    if not attr:
-        raise ConfigurationError(f"--on-end wants MODULE:FUNC, got {spec!r}")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def _row(record: Any, now: float) -> dict[str, Any]:
-    m = record.meta
-    return {
-        "key": record.key,
-        "user": m.user,
-        "created_at": m.created_at,
-        "last_active": m.last_active,
-        "expires_in": round(m.expires_at - now, 1),
-    }
-
-
 def run_sessions(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
-    now = time.time()
-    out: list[dict[str, Any]] = []
+    """``tether sessions``: a runtime on the named store, without a sweeper thread."""
+    url = getattr(args, "store", None) or os.environ.get(STORE_ENV)
+    if not url:
+        raise ConfigurationError(f"no store given: pass --store URL or set {STORE_ENV} (e.g. sqlite:///app.sqlite3)")
+    settings = {"store": open_store(url, create=False), "on_end": getattr(args, "on_end", None), "sweep_interval": None}
+    runtime = Runtime(build_settings(settings, lambda key: f"--{key.replace('_', '-')}"))
     try:
-        if args.action == "list":
-            out = [_row(r, now) for r in store.list_by_user(args.user)]
-            if not args.json:
-                for row in out:
-                    print(f"{row['key']}  {row['user']}  expires in {row['expires_in']:>9.1f} s")
-                print(f"{len(out)} session(s) of {args.user}")
-                return 0
-        elif args.action == "stats":
-            total = store.count()
-            # Counting the expired ones must not claim them: peek via list-free math is
-            # store-specific, so report the stored total and let `sweep` do the claiming.
-            out = [{"stored": total}]
-            if not args.json:
-                print(f"{total} session(s) stored")
-                return 0
-        elif args.action == "revoke":
-            hook = _load_hook(args.on_end)
-            count = run_sync(Protocol(Config(on_end=hook)).revoke(args.key, user=args.user), store, hook)
-            out = [{"revoked": count}]
-            if not args.json:
-                print(f"{count} session(s) revoked")
-                return 0 if count else 1
-        elif args.action == "sweep":
-            hook = _load_hook(args.on_end)
-            protocol = Protocol(Config(on_end=hook))
-            total = 0
-            while True:
-                count = run_sync(protocol.sweep(args.batch), store, hook)
-                total += count
-                if count < args.batch:
-                    break
-            out = [{"swept": total}]
-            if not args.json:
-                print(f"{total} expired session(s) swept")
-                return 0
+        return run_action(runtime, args, print)
     finally:
-        store.close()
-    for row in out:
-        print(json.dumps(row))
-    return 0
+        runtime.store.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from .django_setup import MIDDLEWARE, setup  # noqa: E402
 setup()
 
 from django.core import checks  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from django.core.management import CommandError, call_command  # noqa: E402
 from django.test import AsyncClient, Client, override_settings  # noqa: E402
 
 from tether import MemoryStore, Policy, StoreUnavailable, hash_token  # noqa: E402
@@ -179,7 +180,12 @@ def test_management_commands(env: Env) -> None:
     call_command("tether_sessions", "list", "--user", "ada", stdout=out)
     assert "1 session(s) of ada" in out.getvalue()
     call_command("tether_sessions", "stats", stdout=out)
-    assert "1 session(s) stored" in out.getvalue()
+    assert "live sessions: 1\nusers with a live session: 1\nexpiring within 600 s: 1\n" in out.getvalue()
+    stats = io.StringIO()
+    call_command("tether_sessions", "stats", "--json", "--within", "10", stdout=stats)
+    assert json.loads(stats.getvalue()) == {"live": 1, "users": 1, "expiring": 0, "ended": 0, "within": 10.0}
+    with pytest.raises(CommandError, match="KEY or --user"):
+        call_command("tether_sessions", "revoke", stdout=out)
     env.clock.advance(601)
     call_command("clearsessions")  # Django's own command sweeps through the engine
     assert env.store.count() == 0 and env.ended == [("ada", "idle")]
