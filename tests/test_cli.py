@@ -28,7 +28,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "TETHER_STORE"}
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tether", *args], capture_output=True, text=True, timeout=60, env=env or ENV
+        [sys.executable, "-m", "tether", *args], check=False, capture_output=True, text=True, timeout=60, env=env or ENV
     )
 
 

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tether._admin import add_actions, run_action
 from tether.exceptions import TetherError
+
 from ...conf import runtime
 
 
