@@ -13,10 +13,23 @@ import { minify } from "terser";
 const dir = new URL("../src/tether/static/", import.meta.url);
 const source = readFileSync(new URL("tether.js", dir), "utf8");
 const digest = createHash("sha256").update(source).digest("hex");
+// The fields of tether.js's own state objects (session, marks, net, lead, ui, the
+// schedule's view and timing). Terser renames locals but not properties, so readable
+// field names would cost ~600 bytes gzipped; listed here, they are renamed too. Only
+// names that never appear on a browser, server or config object may be listed (not
+// state, online, leader, pending, end, at, exp, abs, idle, warn, heart, stay, checked,
+// locks): a new field missing here still works, it just costs its length.
+const INTERNAL = [
+  "facts", "lastAct", "peerAct", "handled", "pushed", "stole", "asked", "warnAt",
+  "want", "inflight", "retry", "fails", "confirming", "held", "queued", "gen", "release",
+  "phase", "reachable", "count", "letGo", "hostElement", "beats", "dialogElement", "messageElement",
+  "stayButton", "liveElement", "heartSign", "timeElement", "spoken", "focusBack",
+  "lockable", "shown", "jitter", "slack", "deadline", "seen", "capped",
+];
 const result = await minify(source, {
   ecma: 2020,
   compress: { passes: 2 },
-  mangle: true,
+  mangle: { properties: { regex: new RegExp(`^(${INTERNAL.join("|")})$`) } },
   format: { comments: false },
 });
 const out = `/*! tether.js src:${digest.slice(0, 16)} */\n${result.code}\n`;

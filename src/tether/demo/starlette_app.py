@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from .._protocol import Record
 from ..asgi import TetherMiddleware, request_from_scope
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, safe_next, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, safe_next, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -45,7 +45,7 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return page(request, "login.html", next=safe_next(request.query_params.get("next")), ended=None)
+            return page(request, "login.html", next=safe_next(request.query_params.get("next")), notice=end_notice(request.query_params.get("reason"), settings.policy))
         if (refusal := refused(request)) is not None:
             return refusal
         form = await request.form()

@@ -18,6 +18,16 @@
       }
     });
   }
+  // The login page: say that tether.js kept a form draft for the page to go back to
+  // (it saves one under "tether:draft:" + path and query when a session ends).
+  var draft = document.getElementById("draft-notice");
+  if (draft) {
+    try {
+      if (sessionStorage.getItem("tether:draft:" + draft.dataset.next.split("#")[0])) draft.hidden = false;
+    } catch (e) {
+      /* storage disabled: no draft either */
+    }
+  }
   var panel = document.getElementById("live");
   if (!panel) return;
   var idleEl = document.getElementById("live-idle");
