@@ -20,9 +20,9 @@ const digest = createHash("sha256").update(source).digest("hex");
 // state, online, leader, pending, end, at, exp, abs, idle, warn, heart, stay, checked,
 // locks): a new field missing here still works, it just costs its length.
 const INTERNAL = [
-  "facts", "lastAct", "peerAct", "handled", "pushed", "stole", "asked", "warnAt",
-  "want", "inflight", "retry", "fails", "confirming", "held", "queued", "gen", "release",
-  "phase", "reachable", "count", "letGo", "hostElement", "beats", "dialogElement", "messageElement",
+  "facts", "phase", "lastAct", "peerAct", "handled", "pushed", "stole", "asked", "warnAt",
+  "want", "inflight", "retryTimer", "retryAfter", "fails", "confirming", "held", "queued", "gen",
+  "reachable", "count", "letGo", "hostElement", "beats", "dialogElement", "messageElement",
   "stayButton", "liveElement", "heartSign", "timeElement", "spoken", "focusBack",
   "lockable", "shown", "jitter", "slack", "deadline", "seen", "capped",
 ];

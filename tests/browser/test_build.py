@@ -19,7 +19,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "tether" / "static"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BUDGET = 5000  # bytes, gzipped, everything included (issue 3)
+# Bytes, gzipped, everything included. Issue 3 set 5,000 (4,977 used); issue 13 item 5 and
+# issue 10 items 4-5 raised it by the minimum, each feature measured by removing it from
+# the final file (the build now also renames internal fields: the old file would be 4,962):
+#   readable locals, state in objects, the pure schedule()    +299
+#   its CommonJS export for node --test                        +59
+#   the warning confirmed with the server first                +45
+#   the reason on the login redirect                           +34
+#   dark colour scheme and the narrow-screen fit (CSS)        +102
+#   ::part names title, message, actions                       +10
+BUDGET = 5511
 
 
 def test_min_file_records_the_current_source():

@@ -118,13 +118,13 @@
   const NAME = "tether " + cfg.heartbeat;
   const DRAFT = "tether:draft:" + location.pathname + location.search;
 
-  // -- state, in four groups -----------------------------------------------------------------
-  // session.facts: what the server last said (see the table above); null before.
-  const session = { facts: null, phase: "active" }; // phase: "active" | "warning" | "ended"
+  // -- state: two values and four groups -----------------------------------------------------
+  let facts = null; // what the server last said (see the table above); null before
+  let phase = "active"; // "active" | "warning" | "ended"
   // When things happened (epoch ms), and the deadline each step was last taken for.
   const marks = { lastAct: 0, peerAct: 0, handled: 0, pushed: 0, stole: 0, asked: 0, warnAt: 0 };
   // Requests: the strongest one wished for (end > beat > check), one at a time.
-  const net = { reachable: true, want: null, inflight: false, retry: 0, fails: 0, count: 0, confirming: false };
+  const net = { reachable: true, want: null, inflight: false, retryTimer: 0, fails: 0, count: 0, confirming: false };
   // Leadership: our waiting lock request, a generation count, and how to let go.
   const lead = { held: false, queued: null, gen: 0, letGo: () => {} };
   let timer = 0;
@@ -133,7 +133,7 @@
   const jitter = navigator.locks ? 0 : Math.random();
 
   const visible = () => document.visibilityState === "visible";
-  const times = () => timing(session.facts);
+  const times = () => timing(facts);
 
   function emit(name, detail) {
     return document.dispatchEvent(new CustomEvent("tether:" + name, { detail, cancelable: true }));
@@ -178,7 +178,7 @@
   connect();
 
   function receive(message) {
-    if (!message || session.phase === "ended") return;
+    if (!message || phase === "ended") return;
     switch (message.t) {
       case "fact":
         apply(message.f, message.beat);
@@ -187,7 +187,7 @@
         marks.peerAct = Math.max(marks.peerAct, message.at);
         // Activity from before the warning, heard late: the user was there after all.
         const { seen, capped } = times();
-        if (lead.held && session.phase === "warning" && message.at > seen && message.at < marks.warnAt && !capped) op("beat");
+        if (lead.held && phase === "warning" && message.at > seen && message.at < marks.warnAt && !capped) op("beat");
         break;
       }
       case "warn":
@@ -211,28 +211,27 @@
   // -- server facts ------------------------------------------------------------------------------
   function adopt(body, share, beat) {
     const heard = now();
-    const facts = {
+    const news = {
       exp: heard + body.idle_remaining * SECOND,
       abs: heard + body.absolute_remaining * SECOND,
       idle: body.idle_timeout,
       warn: body.warn_before,
       at: heard,
     };
-    const known = session.facts;
-    if (known && Math.abs(facts.abs - known.abs) < 2 * SECOND) facts.abs = known.abs; // fixed per session; no jitter
-    if (share) send({ t: "fact", f: facts, beat });
-    apply(facts, beat);
+    if (facts && Math.abs(news.abs - facts.abs) < 2 * SECOND) news.abs = facts.abs; // fixed per session; no jitter
+    if (share) send({ t: "fact", f: news, beat });
+    apply(news, beat);
   }
 
-  function apply(facts, beat) {
-    if (session.phase === "ended" || (session.facts && facts.at < session.facts.at)) return; // older news
-    session.facts = facts;
+  function apply(news, beat) {
+    if (phase === "ended" || (facts && news.at < facts.at)) return; // older news
+    facts = news;
     if (beat) {
       pulse();
       emit("beat", info());
     }
-    if (session.phase === "warning" && now() < times().deadline) {
-      session.phase = "active";
+    if (phase === "warning" && now() < times().deadline) {
+      phase = "active";
       hideWarning();
       emit("extended", info());
     }
@@ -242,16 +241,19 @@
   // -- the one deadline: ask `schedule`, do what it says -------------------------------------------
   function tick() {
     clearTimeout(timer);
-    if (session.phase === "ended" || !session.facts) return;
+    if (phase === "ended" || !facts) return;
     const time = now();
-    const view = Object.assign({}, marks, session, {
+    const view = {
+      ...marks,
+      facts,
+      phase,
       leader: lead.held,
       lockable: !!navigator.locks,
       reachable: net.reachable,
       shown: visible(),
       jitter,
-    });
-    if (session.phase === "warning") render(time);
+    };
+    if (phase === "warning") render(time);
     const next = schedule(view, time);
     if (next.step === "wait") {
       timer = setTimeout(tick, next.at - time);
@@ -286,8 +288,8 @@
   }
 
   function enterWarning() {
-    if (session.phase !== "active") return;
-    session.phase = "warning";
+    if (phase !== "active") return;
+    phase = "warning";
     showWarning();
     emit("warning", info());
     tick();
@@ -295,9 +297,9 @@
 
   // The absolute limit's warning can only be acknowledged; it does not come back.
   function dismiss(share) {
-    if (session.phase !== "warning") return;
+    if (phase !== "warning") return;
     marks.handled = times().deadline;
-    session.phase = "active";
+    phase = "active";
     hideWarning();
     if (share) send({ t: "ok" });
     tick();
@@ -307,33 +309,33 @@
   const RANK = { check: 1, beat: 2, end: 3 };
 
   function op(kind, user) {
-    if (session.phase === "ended") return;
+    if (phase === "ended") return;
     if (!net.want || RANK[kind] > RANK[net.want]) net.want = kind;
-    if (user && net.retry) {
-      clearTimeout(net.retry); // the user asked: try now, not after the back-off
-      net.retry = 0;
+    if (user && net.retryTimer) {
+      clearTimeout(net.retryTimer); // the user asked: try now, not after the back-off
+      net.retryTimer = 0;
     }
-    if (!net.inflight && !net.retry) run();
+    if (!net.inflight && !net.retryTimer) run();
   }
 
   // A warning waits for the server's word; without one (offline) it shows anyway.
   function confirmed() {
     if (!net.confirming) return;
     net.confirming = false;
-    if (session.phase === "active" && now() >= times().deadline) warn();
+    if (phase === "active" && now() >= times().deadline) warn();
   }
 
   async function run() {
     const kind = net.want;
-    net.retry = 0;
-    if (!kind || session.phase === "ended") return;
+    net.retryTimer = 0;
+    if (!kind || phase === "ended") return;
     net.want = null;
     net.inflight = true;
     net.count++;
     const answer = await call(kind);
     net.inflight = false;
     try {
-      if (session.phase === "ended") return;
+      if (phase === "ended") return;
       if (answer.status === 200 && kind === "end") {
         finish("logout", true);
       } else if (answer.status === 200 && answer.body && answer.body.state === "active") {
@@ -350,12 +352,12 @@
         // Offline, 503, a proxy error: never an ending. Back off (with jitter) and retry.
         setOnline(false);
         confirmed();
-        if (session.facts && now() < times().end) unveil();
+        if (facts && now() < times().end) unveil();
         if (!net.want || RANK[kind] > RANK[net.want]) net.want = kind;
-        const cap = Math.min(30 * SECOND, Math.max(2 * SECOND, session.facts ? times().slack : 0));
+        const cap = Math.min(30 * SECOND, Math.max(2 * SECOND, facts ? times().slack : 0));
         const backoff = Math.min(cap, SECOND * 2 ** net.fails++);
         const wait = backoff / 2 + (Math.random() * backoff) / 2;
-        net.retry = setTimeout(run, Math.max(wait, Math.min(answer.retryAfter, 60) * SECOND || 0));
+        net.retryTimer = setTimeout(run, Math.max(wait, Math.min(answer.retryAfter, 60) * SECOND || 0));
       }
     } finally {
       net.count--;
@@ -400,10 +402,10 @@
   // -- the end, in every tab -------------------------------------------------------------------------
   // To login_url?next=<this page>&reason=<why> (no next after a sign-out, no reason for "none").
   function finish(reason, share) {
-    if (session.phase === "ended") return;
-    session.phase = "ended";
+    if (phase === "ended") return;
+    phase = "ended";
     clearTimeout(timer);
-    clearTimeout(net.retry);
+    clearTimeout(net.retryTimer);
     lead.letGo();
     if (share) send({ t: "end", reason });
     hideWarning(true);
@@ -422,7 +424,7 @@
 
   // -- leadership: one Web Lock per browser -----------------------------------------------------------
   function take(steal) {
-    if (lead.held || session.phase === "ended") return;
+    if (lead.held || phase === "ended") return;
     if (!navigator.locks) {
       lead.held = true;
       return;
@@ -609,7 +611,7 @@
     dialog.addEventListener("close", () => {
       // We close it only after leaving "warning"; otherwise the browser closed it
       // (a second Escape without user activation), which still means "stay".
-      if (session.phase === "warning") stay();
+      if (phase === "warning") stay();
     });
     dialog.addEventListener("keydown", (event) => {
       if (event.key !== "Tab") return;
@@ -689,7 +691,7 @@
     extend: () => op("beat", true),
     end: () => op("end", true),
     get state() {
-      return session.phase;
+      return phase;
     },
     get online() {
       return net.reachable;
@@ -698,7 +700,7 @@
       return lead.held;
     },
     get expiresAt() {
-      return session.facts && session.phase !== "ended" ? times().end : null;
+      return facts && phase !== "ended" ? times().end : null;
     },
     get pending() {
       return net.count;
@@ -708,7 +710,7 @@
   function start() {
     const initial = cfg.session || {};
     if (initial.state !== "active") {
-      session.phase = "ended";
+      phase = "ended";
       // Signed out here means signed out in every tab of this browser (one cookie jar):
       // the leader asks the server to confirm.
       if (initial.state === "ended") send({ t: "gone" });
@@ -737,17 +739,17 @@
     });
     document.addEventListener("resume", tick);
     addEventListener("online", () => {
-      if (net.retry) op("check", true);
+      if (net.retryTimer) op("check", true);
       tick();
     });
     addEventListener("pagehide", (event) => {
-      if (!event.persisted || session.phase === "ended") return;
+      if (!event.persisted || phase === "ended") return;
       veil(); // into the back/forward cache: come back hidden
       drop();
       if (channel) channel.close(), (channel = 0);
     });
     addEventListener("pageshow", (event) => {
-      if (!event.persisted || session.phase === "ended") return;
+      if (!event.persisted || phase === "ended") return;
       veil();
       if (channel === 0) connect();
       take(visible());
