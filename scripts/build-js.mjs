@@ -21,7 +21,7 @@ const digest = createHash("sha256").update(source).digest("hex");
 // locks): a new field missing here still works, it just costs its length.
 const INTERNAL = [
   "facts", "phase", "lastAct", "peerAct", "handled", "pushed", "stole", "asked", "warnAt",
-  "want", "inflight", "retryTimer", "retryAfter", "fails", "confirming", "held", "queued", "gen",
+  "want", "inflight", "retryTimer", "retryAfter", "fails", "confirming", "held", "queued", "gen", "owesCheck",
   "reachable", "count", "letGo", "hostElement", "beats", "dialogElement", "messageElement",
   "stayButton", "liveElement", "heartSign", "timeElement", "spoken", "focusBack",
   "lockable", "shown", "jitter", "slack", "deadline", "seen", "capped",

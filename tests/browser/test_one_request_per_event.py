@@ -43,11 +43,11 @@ def test_the_server_sees_one_request_per_event_for_any_number_of_tabs(world, tab
     assert len(beats) <= 4, f"{len(beats)} heartbeats for 3 idle windows"
     assert not any(dialog_open(t) for t in tabs)
 
-    # 2. The warning: the user stops; every tab shows it, for at most one request.
+    # 2. The warning: the user stops; the leader confirms with the server, every tab shows it.
     mark = len(w.counts.log)
     w.advance_until(lambda: all(dialog_open(t) for t in tabs), limit=IDLE)
     warning = api_requests(w, mark)
-    assert len(warning) <= 1, warning
+    assert warning == [("GET", "/_tether/status", 200)], "the leader confirms, once"
 
     # 3. Stay, clicked in a tab that does not lead: one heartbeat, dismissed everywhere.
     mark = len(w.counts.log)
@@ -63,10 +63,33 @@ def test_the_server_sees_one_request_per_event_for_any_number_of_tabs(world, tab
     # tab goes to the login page.
     mark = len(w.counts.log)
     w.advance_until(lambda: all(dialog_open(t) for t in tabs), limit=IDLE)
-    assert len(api_requests(w, mark)) <= 1
+    assert api_requests(w, mark) == [("GET", "/_tether/status", 200)]
     mark = len(w.counts.log)
     w.advance_until(lambda: all(on_login(t) for t in tabs), limit=IDLE)
     w.advance(2)
     expiry = api_requests(w, mark)
     assert len(expiry) == 1 and expiry[0][2] == 401, expiry
     print(f"\n{tab_count} tab(s): {len(beats)} beats, warning {len(warning)}, stay 1, expiry {len(expiry)}")
+
+
+@pytest.mark.parametrize("tab_count", [3, 10])
+def test_a_session_revoked_in_one_tab_is_confirmed_once_for_all(world, tab_count):
+    """Revoking this browser's own session on /sessions lands that tab on a page rendered
+    signed out; it tells the others, and one of them (the leader, or the tab that takes
+    over when the revoking tab led) confirms with the server for all of them."""
+    w = world
+    tabs = [w.ctx.new_page()]
+    w.login(tabs[0], "ada", "/")
+    for i in range(1, tab_count):
+        tabs.append(w.open(PATHS[i % len(PATHS)]))
+    revoking = next(t for t in tabs if t.url.endswith("/sessions"))
+    w.advance(5)
+    mark = len(w.counts.log)
+    revoking.bring_to_front()
+    revoking.locator("tr.current").get_by_role("button", name="Revoke").click()
+    revoking.wait_for_url("**/login")
+    w.wait_for(lambda: all(on_login(t) for t in tabs))
+    w.advance(2)
+    confirmations = api_requests(w, mark)
+    assert len(confirmations) == 1 and confirmations[0][:2] == ("GET", "/_tether/status"), confirmations
+    assert confirmations[0][2] == 401

@@ -125,8 +125,9 @@
   const marks = { lastAct: 0, peerAct: 0, handled: 0, pushed: 0, stole: 0, asked: 0, warnAt: 0 };
   // Requests: the strongest one wished for (end > beat > check), one at a time.
   const net = { reachable: true, want: null, inflight: false, retryTimer: 0, fails: 0, count: 0, confirming: false };
-  // Leadership: our waiting lock request, a generation count, and how to let go.
-  const lead = { held: false, queued: null, gen: 0, letGo: () => {} };
+  // Leadership: our waiting lock request, a generation count, how to let go, and whether
+  // a page rendered signed out while we did not lead.
+  const lead = { held: false, queued: null, gen: 0, letGo: () => {}, owesCheck: false };
   let timer = 0;
   let quiet = false; // our own focus() calls are not user activity
   let veiled = false;
@@ -202,6 +203,7 @@
         break;
       case "gone": // a page of this browser rendered without a session: the leader asks
         if (lead.held) op("check");
+        else lead.owesCheck = true; // (the leader may be that very page: its successor asks)
         break;
       case "net":
         setOnline(message.ok, false);
@@ -441,6 +443,7 @@
             lead.held = false;
             done();
           };
+          if (lead.owesCheck) op("check");
           tick();
         })
       )
