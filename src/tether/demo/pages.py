@@ -54,10 +54,13 @@ def login_redirect(path: str) -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes and not rest:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{round(seconds)} seconds"
+    """A policy's timeout in the largest whole unit: "12 hours", "20 minutes", "90 seconds"."""
+    whole = round(seconds)
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        count, rest = divmod(whole, size)
+        if count and not rest:
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{whole} seconds"
 
 
 def end_notice(reason: str | None, policy: Policy) -> str | None:
