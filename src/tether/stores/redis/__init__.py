@@ -2,35 +2,9 @@
 
 Install with the ``tether[redis]`` extra; this is the only package that imports ``redis``.
 The scripts are in ``_lua``, the keys and the operations (pure) in ``_layout``, the async
-twin's per-loop-turn batching in ``_batch``.
+twin's per-loop-turn batching in ``_batch``, what both twins share in ``_base``.
 
-Key layout (prefix ``tether:`` by default)::
-
-    tether:{N}:r:<key>   hash    d (data, JSON), c, la, ie, ae (meta, repr floats), u (user),
-                                 dv, ip (device and address at sign-in), en (a tombstone's reason)
-    tether:{N}:exp       zset    member <key>, score = min(idle, absolute expiry)
-    tether:{N}:usr       zset    member "<len(user)>:<user>:<key>", score 0 (lexical index)
-
-``N`` is the session's *shard*, ``crc32(key) % shards``. The shard number is the hash tag,
-so a session's record and its entries in both indexes always live in one hash slot, on
-Redis Cluster too. That is what lets every write be one atomic Lua script: the record and
-its index entries can never disagree, and a claim (delete, sweep) is exactly-once.
-
-Why shards and not one index, or one index per slot: one expiry zset would put every
-session in one slot (one cluster node); an index per cluster slot (16384 keys) would make
-a sweep scan them all. ``shards`` (default 64) spreads sessions over that many slots
-(raise it for clusters with many primaries), and a sweep, ``count`` or
-``list_by_user`` is one pipelined read over the shards (one round trip per node), then
-one pipelined claim. ``shards`` and ``prefix`` must be the same on every app server and
-must not change while sessions live: they decide where a session is found.
-
-Expiry: the record carries a Redis TTL of ``expires_at - last_active + ttl_grace``,
-counted on Redis' own clock (app servers' clock skew, and fake clocks in tests, cannot
-delete a live session early). Sweeping is driven by the expiry index, not by Redis'
-deletion: the grace (default 300 s) leaves an ended session in place long enough for a
-sweeper to claim it and fire ``on_end``. Redis' TTL is the safety net that frees memory
-when no sweeper runs at all; a session lost that way gets no ``on_end`` (its stale index
-entries are cleaned up by the next sweep).
+Where the keys are, why shards, and how expiry works: ``_layout``.
 
 Round trips: ``load``, ``save``, ``touch``, ``delete`` and ``load_and_touch`` 1 each (an
 EVALSHA; one extra SCRIPT LOAD only after Redis lost its script cache); ``sweep``,
@@ -60,8 +34,7 @@ whose keys live on it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.asyncio
@@ -70,116 +43,19 @@ import redis.asyncio.retry
 import redis.cluster
 import redis.retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, RedisClusterException, RedisError, ResponseError, SlotNotCoveredError
+from redis.exceptions import ConnectionError, ResponseError, SlotNotCoveredError
 
 from ..._policy import Policy
 from ..._records import Meta, Record
-from ...exceptions import ConfigurationError, StoreUnavailable
+from ...exceptions import ConfigurationError
+from ._base import ERRORS, RedisStoreBase, each_ok, unavailable
 from ._batch import Batcher
-from ._layout import Call, Layout, LoadScripts, Op, run_scripts, unpack
+from ._layout import Call, LoadScripts, Op, run_scripts, unpack
 
 T = TypeVar("T")
 
-DEFAULT_PREFIX = "tether:"
-DEFAULT_SHARDS = 64
-DEFAULT_TTL_GRACE = 300.0
 
-_ERRORS = (RedisError, RedisClusterException, OSError)
-
-
-def _unavailable(exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"redis store unavailable: {type(exc).__name__}: {exc}", retry_after=2)
-
-
-def _each_ok(results: list[Any]) -> list[Any]:
-    """``results`` when no call failed; the first call's error as StoreUnavailable."""
-    for result in results:
-        if isinstance(result, BaseException):
-            raise _unavailable(result) from result
-    return results
-
-
-def _client_options(url: str, options: dict[str, Any]) -> tuple[str, bool, dict[str, Any], dict[str, Any]]:
-    """Split a store URL into redis-py's URL, cluster flag, store options and client options.
-
-    ``redis://``, ``rediss://``, ``unix://`` as redis-py reads them; ``valkey://`` and
-    ``valkeys://`` as aliases; a ``+cluster`` scheme suffix (``redis+cluster://``) or
-    ``?cluster=1`` for Redis Cluster; ``?prefix=`` and ``?shards=`` for the store.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    cluster = scheme.endswith("+cluster")
-    scheme = scheme.removesuffix("+cluster")
-    scheme = {"valkey": "redis", "valkeys": "rediss"}.get(scheme, scheme)
-    if scheme not in ("redis", "rediss", "unix"):
-        raise ConfigurationError(f"not a redis store URL: {url!r}")
-    store: dict[str, Any] = {}
-    query = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name == "prefix":
-            store["prefix"] = value
-        elif name == "shards":
-            try:
-                store["shards"] = int(value)
-            except ValueError:
-                raise ConfigurationError(f"shards in {url!r} must be an integer") from None
-        elif name == "cluster":
-            cluster = value.lower() in ("1", "true", "yes", "on")
-        else:
-            query.append((name, value))
-    # Fail fast so that a heartbeat answers 503 quickly while Redis is away; the browser
-    # retries with back-off.
-    client = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, **options}
-    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)), cluster, store, client
-
-
-S = TypeVar("S", bound="_RedisStoreBase")
-
-
-class _RedisStoreBase:
-    """What both twins share: the key layout and how a store is made from a URL."""
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        shards: int = DEFAULT_SHARDS,
-        ttl_grace: float = DEFAULT_TTL_GRACE,
-        owns_client: bool = False,
-    ):
-        self.client = client
-        self._layout = Layout(prefix, shards, ttl_grace)
-        self._owns_client = owns_client
-
-    @staticmethod
-    def _client_class(cluster: bool) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def _retry(cluster: bool) -> Any:
-        """redis-py's retry policy for a client ``from_url`` makes, of the twin's own kind
-        (an async client needs ``redis.asyncio.retry.Retry``: given the sync class, it
-        never retries). One immediate retry of a ``ConnectionError``: a pooled connection
-        that a restarted Redis closed fails before Redis reads the command, and the new
-        connection runs it; ``_lua`` says why each script may run twice. Timeouts are not
-        retried: a hung Redis would make every request wait twice before its 503."""
-        raise NotImplementedError
-
-    @classmethod
-    def from_url(cls: type[S], url: str, *, prefix: str | None = None, shards: int | None = None,
-                 ttl_grace: float = DEFAULT_TTL_GRACE, **client_options: Any) -> S:
-        """A store on a client made from ``url`` (see the module notes for the forms); no
-        connection is made until first use."""
-        redis_url, cluster, store, options = _client_options(url, client_options)
-        options.setdefault("retry", cls._retry(cluster))
-        client = cls._client_class(cluster).from_url(redis_url, **options)
-        return cls(client, prefix=store.get("prefix", DEFAULT_PREFIX) if prefix is None else prefix,
-                   shards=store.get("shards", DEFAULT_SHARDS) if shards is None else shards,
-                   ttl_grace=ttl_grace, owns_client=True)
-
-
-class RedisStore(_RedisStoreBase):
+class RedisStore(RedisStoreBase):
     """Sessions in Redis, Valkey or Redis Cluster, through a redis-py client you pass in
     (``redis.Redis`` or ``redis.cluster.RedisCluster``).
 
@@ -205,15 +81,15 @@ class RedisStore(_RedisStoreBase):
             while True:
                 batch = op.send(self._round_trip(batch))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast(T, done.value)
 
     def _round_trip(self, batch: list[Call]) -> list[Any]:
         """The results of ``batch``; any error, of the connection or of one call, raised
         as StoreUnavailable."""
         try:
-            return _each_ok(self._results(batch))
-        except _ERRORS as exc:
-            raise _unavailable(exc) from exc
+            return each_ok(self._results(batch))
+        except ERRORS as exc:
+            raise unavailable(exc) from exc
 
     def _results(self, batch: list[Call]) -> list[Any]:
         """Drive :func:`run_scripts`: a call's own error is its result."""
@@ -228,7 +104,7 @@ class RedisStore(_RedisStoreBase):
                 else:
                     step = flow.send(self._pipeline(step))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast("list[Any]", done.value)
 
     def _pipeline(self, batch: list[Call]) -> list[Any]:
         """One round trip: a lone call as a plain command, more as a pipeline."""
@@ -279,11 +155,11 @@ class RedisStore(_RedisStoreBase):
         if self._owns_client:
             try:
                 self.client.close()
-            except _ERRORS:
+            except ERRORS:
                 pass
 
 
-class AsyncRedisStore(_RedisStoreBase):
+class AsyncRedisStore(RedisStoreBase):
     """The async twin of :class:`RedisStore`, on ``redis.asyncio`` (``Redis`` or
     ``cluster.RedisCluster``). Same keys and scripts: both can serve the same sessions.
 
@@ -330,7 +206,7 @@ class AsyncRedisStore(_RedisStoreBase):
             while True:
                 batch = op.send(await self._round_trip(batch))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast(T, done.value)
 
     async def _round_trip(self, batch: list[Call]) -> list[Any]:
         """As :meth:`RedisStore._round_trip`; a lone call joins this loop turn's batch."""
@@ -338,17 +214,17 @@ class AsyncRedisStore(_RedisStoreBase):
             return [await self._submit(batch[0])]
         self._bind()
         try:
-            return _each_ok(await self._results(batch))
-        except _ERRORS as exc:
-            raise _unavailable(exc) from exc
+            return each_ok(await self._results(batch))
+        except ERRORS as exc:
+            raise unavailable(exc) from exc
 
     async def _submit(self, call: Call) -> Any:
         """The result of one call, sent with the others of this loop turn."""
         self._bind()
         try:
             return await self._batcher.submit(call)
-        except _ERRORS as exc:
-            raise _unavailable(exc) from exc
+        except ERRORS as exc:
+            raise unavailable(exc) from exc
 
     async def _results(self, batch: list[Call]) -> list[Any]:
         """Drive :func:`run_scripts`: a call's own error is its result."""
@@ -363,7 +239,7 @@ class AsyncRedisStore(_RedisStoreBase):
                 else:
                     step = flow.send(await self._pipeline(step))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast("list[Any]", done.value)
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
         """One round trip: a lone call as a plain command, more as a pipeline; on a
@@ -413,7 +289,7 @@ class AsyncRedisStore(_RedisStoreBase):
     async def _node_pipeline(self, batch: list[Call]) -> list[Any]:
         try:
             return await self._one_pipeline(batch)
-        except _ERRORS as exc:
+        except ERRORS as exc:
             return [exc] * len(batch)
 
     async def _one_pipeline(self, batch: list[Call]) -> list[Any]:
@@ -457,7 +333,7 @@ class AsyncRedisStore(_RedisStoreBase):
         if self._owns_client:
             try:
                 await self.client.aclose()
-            except _ERRORS:
+            except ERRORS:
                 pass
 
 

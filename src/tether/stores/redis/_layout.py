@@ -4,6 +4,34 @@ An operation is a generator (the sans-I/O habit of the protocol layer): it yield
 batch of calls (one round trip), receives their results in the same order, and finally
 returns its value. The script-retry logic is one such generator too. The sync and async
 stores only drive them, so every decision exists once.
+
+Key layout (prefix ``tether:`` by default)::
+
+    tether:{N}:r:<key>   hash    d (data, JSON), c, la, ie, ae (meta, repr floats), u (user),
+                                 dv, ip (device and address at sign-in), en (a tombstone's reason)
+    tether:{N}:exp       zset    member <key>, score = min(idle, absolute expiry)
+    tether:{N}:usr       zset    member "<len(user)>:<user>:<key>", score 0 (lexical index)
+
+``N`` is the session's *shard*, ``crc32(key) % shards``. The shard number is the hash tag,
+so a session's record and its entries in both indexes always live in one hash slot, on
+Redis Cluster too. That is what lets every write be one atomic Lua script: the record and
+its index entries can never disagree, and a claim (delete, sweep) is exactly-once.
+
+Why shards and not one index, or one index per slot: one expiry zset would put every
+session in one slot (one cluster node); an index per cluster slot (16384 keys) would make
+a sweep scan them all. ``shards`` (default 64) spreads sessions over that many slots
+(raise it for clusters with many primaries), and a sweep, ``count`` or
+``list_by_user`` is one pipelined read over the shards (one round trip per node), then
+one pipelined claim. ``shards`` and ``prefix`` must be the same on every app server and
+must not change while sessions live: they decide where a session is found.
+
+Expiry: the record carries a Redis TTL of ``expires_at - last_active + ttl_grace``,
+counted on Redis' own clock (app servers' clock skew, and fake clocks in tests, cannot
+delete a live session early). Sweeping is driven by the expiry index, not by Redis'
+deletion: the grace (default 300 s) leaves an ended session in place long enough for a
+sweeper to claim it and fire ``on_end``. Redis' TTL is the safety net that frees memory
+when no sweeper runs at all; a session lost that way gets no ``on_end`` (its stale index
+entries are cleaned up by the next sweep).
 """
 
 from __future__ import annotations
@@ -63,7 +91,7 @@ def run_scripts(batch: list[Call]) -> Generator[list[Call] | LoadScripts, Any, l
     results = list((yield batch))
     missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
     if missing:
-        yield LoadScripts(frozenset(batch[i].script for i in missing if batch[i].script is not None))
+        yield LoadScripts(frozenset(script for i in missing if (script := batch[i].script) is not None))
         again = yield [batch[i] for i in missing]
         for i, result in zip(missing, again):
             results[i] = result
