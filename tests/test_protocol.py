@@ -1,7 +1,7 @@
 """Protocol conformance (DESIGN §4) through real adapters, every row and every refusal.
 
-Parametrised over every adapter in ``tests.apps.FACTORIES`` and over the memory and
-SQLite stores. Time is a FakeClock shared by the server and the test.
+Parametrised over every adapter in ``tests.apps.FACTORIES`` and over the memory, SQLite
+and Redis stores. Time is a FakeClock shared by the server and the test.
 """
 
 from __future__ import annotations
