@@ -133,8 +133,7 @@ class RedisStore(RedisStoreBase):
         """``load`` then, if the session is alive at ``now`` and ``policy.wants_touch``,
         ``touch`` with ``policy.touched``: a heartbeat in one round trip instead of two.
         Returns the record as stored afterwards."""
-        call = self._layout.load_and_touch_call(key, now, policy.idle_timeout, policy.granularity)
-        return unpack(key, self._round_trip([call])[0])
+        return unpack(key, self._round_trip([self._layout.load_and_touch_call(key, now, policy)])[0])
 
     def delete(self, key: str) -> Record | None:
         return self._drive(self._layout.delete(key))
@@ -182,12 +181,12 @@ class AsyncRedisStore(RedisStoreBase):
         # _node_round_trip).
         return redis.asyncio.retry.Retry(NoBackoff(), 0 if cluster else 1, supported_errors=(ConnectionError,))
 
-    def _bind(self) -> None:
+    def _bind(self) -> asyncio.AbstractEventLoop:
         """Connections belong to the loop that made them. When another loop takes over
         (``asyncio.run`` twice, a test, a script), start from fresh connections."""
         loop = asyncio.get_running_loop()
         if self._loop is loop:
-            return
+            return loop
         if self._loop is not None:
             reset = getattr(getattr(self.client, "connection_pool", None), "reset", None)
             if reset is None:
@@ -196,6 +195,7 @@ class AsyncRedisStore(RedisStoreBase):
                 )
             reset()  # drop (never touch) the old loop's connections
         self._loop = loop
+        return loop
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -220,9 +220,9 @@ class AsyncRedisStore(RedisStoreBase):
 
     async def _submit(self, call: Call) -> Any:
         """The result of one call, sent with the others of this loop turn."""
-        self._bind()
+        future = self._batcher.submit(call, self._bind())
         try:
-            return await self._batcher.submit(call)
+            return await future
         except ERRORS as exc:
             raise unavailable(exc) from exc
 
@@ -311,8 +311,7 @@ class AsyncRedisStore(RedisStoreBase):
 
     async def load_and_touch(self, key: str, now: float, policy: Policy) -> Record | None:
         """See :meth:`RedisStore.load_and_touch`."""
-        call = self._layout.load_and_touch_call(key, now, policy.idle_timeout, policy.granularity)
-        return unpack(key, await self._submit(call))
+        return unpack(key, await self._submit(self._layout.load_and_touch_call(key, now, policy)))
 
     async def delete(self, key: str) -> Record | None:
         return await self._drive(self._layout.delete(key))

@@ -31,17 +31,16 @@ class Batcher:
         self.pending: _Pending | None = None
         self.sending: set[asyncio.Task[None]] = set()  # strong references until done
 
-    async def submit(self, call: Call) -> Any:
-        """The result of ``call``, sent with the other calls of this loop turn; its
-        error (or the batch's) is raised here."""
-        loop = asyncio.get_running_loop()
+    def submit(self, call: Call, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+        """The future result of ``call``, sent with the other calls of this loop turn
+        (the running ``loop``); its error, or the batch's, is the future's exception."""
         future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending
         if pending is None or pending[0] is not loop:
             pending = self.pending = (loop, [])
             loop.call_soon(self._send_next_turn, pending)
         pending[1].append((call, future))
-        return await future
+        return future
 
     def _send_next_turn(self, pending: _Pending) -> None:
         if self.pending is pending:

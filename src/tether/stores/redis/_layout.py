@@ -43,6 +43,7 @@ from typing import Any, Generator, Iterable, TypeVar
 
 from redis.exceptions import NoScriptError
 
+from ..._policy import Policy
 from ..._records import Meta, Record, dump_data, load_data
 from ...exceptions import ConfigurationError
 from ._lua import CLAIM_SCRIPT, LOAD_TOUCH_SCRIPT, SAVE_SCRIPT, TOUCH_SCRIPT, Script
@@ -130,13 +131,13 @@ def unpack(key: str, raw: Any) -> Record | None:
     optional: list[str | None] = []
     at = 0
     for _ in range(4):  # user, device, ip, ended
-        if rest[at:at + 1] == b"-":
+        if rest[at] == 45:  # b"-": none
             optional.append(None)
             at += 1
         else:
             colon = rest.index(b":", at)
             end = colon + 1 + int(rest[at:colon])
-            optional.append(rest[colon + 1:end].decode("utf-8"))
+            optional.append(rest[colon + 1:end].decode())
             at = end
     data = rest[at:]
     user, device, ip, ended = optional
@@ -176,6 +177,7 @@ class Layout:
         # The per-shard names, formatted once: a heartbeat only appends its key.
         self._records = [f"{self.tag(s)}:r:" for s in range(shards)]
         self._expiries = [f"{self.tag(s)}:exp" for s in range(shards)]
+        self._granularity: tuple[Policy | None, str] = (None, "")
 
     def shard(self, key: str) -> int:
         return zlib.crc32(key.encode("utf-8")) % self.shards
@@ -200,14 +202,22 @@ class Layout:
 
     # -- one session, one call (what the async store batches across callers) -----------------
 
-    def load_call(self, key: str) -> Call:
-        return script_call(LOAD_TOUCH_SCRIPT, [self.record_key(key)], [key])
+    # The two calls of every heartbeat build their wire tuple directly.
 
-    def load_and_touch_call(self, key: str, now: float, idle_timeout: float, granularity: float) -> Call:
+    def load_call(self, key: str) -> Call:
+        return Call((_EVALSHA, LOAD_TOUCH_SCRIPT.sha, 1, self.record_key(key), key), LOAD_TOUCH_SCRIPT)
+
+    def load_and_touch_call(self, key: str, now: float, policy: Policy) -> Call:
         shard = self.shard(key)
-        keys = [self._records[shard] + key, self._expiries[shard]]
-        return script_call(LOAD_TOUCH_SCRIPT, keys, [key, num(now), num(now + idle_timeout), num(granularity),
-                                                     self.grace_ms])
+        cached, granularity = self._granularity  # one (frozen) policy in practice
+        if cached is not policy:
+            granularity = num(policy.granularity)
+            self._granularity = (policy, granularity)
+        return Call(
+            (_EVALSHA, LOAD_TOUCH_SCRIPT.sha, 2, self._records[shard] + key, self._expiries[shard],
+             key, num(now), num(now + policy.idle_timeout), granularity, self.grace_ms),
+            LOAD_TOUCH_SCRIPT,
+        )
 
     def save_call(self, record: Record, create: bool) -> Call:
         m, key = record.meta, record.key
