@@ -34,7 +34,7 @@ whose keys live on it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar, cast
+from typing import Any, Awaitable, Callable, Generator, TypeVar, cast
 
 import redis
 import redis.asyncio
@@ -43,14 +43,14 @@ import redis.asyncio.retry
 import redis.cluster
 import redis.retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, ResponseError, SlotNotCoveredError
+from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError, SlotNotCoveredError
 
 from ..._policy import Policy
 from ..._records import Meta, Record
 from ...exceptions import ConfigurationError
 from ._base import ERRORS, RedisStoreBase, each_ok, unavailable
 from ._batch import Batcher
-from ._layout import Call, LoadScripts, Op, run_scripts, unpack
+from ._layout import Call, LoadScripts, run_scripts, unpack
 
 T = TypeVar("T")
 
@@ -70,30 +70,13 @@ class RedisStore(RedisStoreBase):
 
     @staticmethod
     def _retry(cluster: bool) -> Any:
-        return redis.retry.Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+        return redis.retry.Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
     # -- driving ------------------------------------------------------------------------------
 
-    def _drive(self, op: Op[T]) -> T:
-        """Run an operation: each batch it yields is one round trip."""
-        try:
-            batch = next(op)
-            while True:
-                batch = op.send(self._round_trip(batch))
-        except StopIteration as done:
-            return cast(T, done.value)
-
-    def _round_trip(self, batch: list[Call]) -> list[Any]:
-        """The results of ``batch``; any error, of the connection or of one call, raised
-        as StoreUnavailable."""
-        try:
-            return each_ok(self._results(batch))
-        except ERRORS as exc:
-            raise unavailable(exc) from exc
-
-    def _results(self, batch: list[Call]) -> list[Any]:
-        """Drive :func:`run_scripts`: a call's own error is its result."""
-        flow = run_scripts(batch)
+    def _drive(self, flow: Generator[Any, Any, T], send: Callable[[list[Call]], list[Any]]) -> T:
+        """Run an operation or :func:`run_scripts`: each batch it yields goes to ``send``
+        (one round trip), a :class:`LoadScripts` step to SCRIPT LOAD."""
         try:
             step = next(flow)
             while True:
@@ -102,9 +85,17 @@ class RedisStore(RedisStoreBase):
                         self.client.script_load(script.text)
                     step = flow.send(None)
                 else:
-                    step = flow.send(self._pipeline(step))
+                    step = flow.send(send(step))
         except StopIteration as done:
-            return cast("list[Any]", done.value)
+            return cast(T, done.value)
+
+    def _round_trip(self, batch: list[Call]) -> list[Any]:
+        """The results of ``batch``; any error, of the connection or of one call, raised
+        as StoreUnavailable."""
+        try:
+            return each_ok(self._drive(run_scripts(batch), self._pipeline))
+        except ERRORS as exc:
+            raise unavailable(exc) from exc
 
     def _pipeline(self, batch: list[Call]) -> list[Any]:
         """One round trip: a lone call as a plain command, more as a pipeline."""
@@ -136,19 +127,19 @@ class RedisStore(RedisStoreBase):
         return unpack(key, self._round_trip([self._layout.load_and_touch_call(key, now, policy)])[0])
 
     def delete(self, key: str) -> Record | None:
-        return self._drive(self._layout.delete(key))
+        return self._drive(self._layout.delete(key), self._round_trip)
 
     def sweep(self, now: float, limit: int = 100) -> list[Record]:
-        return self._drive(self._layout.sweep(now, limit))
+        return self._drive(self._layout.sweep(now, limit), self._round_trip)
 
     def list_by_user(self, user: str) -> list[Record]:
-        return self._drive(self._layout.list_by_user(user))
+        return self._drive(self._layout.list_by_user(user), self._round_trip)
 
     def delete_by_user(self, user: str) -> list[Record]:
-        return self._drive(self._layout.delete_by_user(user))
+        return self._drive(self._layout.delete_by_user(user), self._round_trip)
 
     def count(self) -> int:
-        return self._drive(self._layout.count())
+        return self._drive(self._layout.count(), self._round_trip)
 
     def close(self) -> None:
         if self._owns_client:
@@ -179,7 +170,7 @@ class AsyncRedisStore(RedisStoreBase):
     def _retry(cluster: bool) -> Any:
         # No retry in the async cluster client: the store retries per node instead (see
         # _node_round_trip).
-        return redis.asyncio.retry.Retry(NoBackoff(), 0 if cluster else 1, supported_errors=(ConnectionError,))
+        return redis.asyncio.retry.Retry(NoBackoff(), 0 if cluster else 1, supported_errors=(RedisConnectionError,))
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         """Connections belong to the loop that made them. When another loop takes over
@@ -199,12 +190,17 @@ class AsyncRedisStore(RedisStoreBase):
 
     # -- driving ------------------------------------------------------------------------------
 
-    async def _drive(self, op: Op[T]) -> T:
-        """Run an operation: each batch it yields is one round trip."""
+    async def _drive(self, flow: Generator[Any, Any, T], send: Callable[[list[Call]], Awaitable[list[Any]]]) -> T:
+        """As :meth:`RedisStore._drive`."""
         try:
-            batch = next(op)
+            step = next(flow)
             while True:
-                batch = op.send(await self._round_trip(batch))
+                if isinstance(step, LoadScripts):
+                    for script in step.scripts:
+                        await self.client.script_load(script.text)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(await send(step))
         except StopIteration as done:
             return cast(T, done.value)
 
@@ -227,19 +223,9 @@ class AsyncRedisStore(RedisStoreBase):
             raise unavailable(exc) from exc
 
     async def _results(self, batch: list[Call]) -> list[Any]:
-        """Drive :func:`run_scripts`: a call's own error is its result."""
-        flow = run_scripts(batch)
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, LoadScripts):
-                    for script in step.scripts:
-                        await self.client.script_load(script.text)
-                    step = flow.send(None)
-                else:
-                    step = flow.send(await self._pipeline(step))
-        except StopIteration as done:
-            return cast("list[Any]", done.value)
+        """The results of ``batch``, a call's own error as its result (what the batcher
+        sends)."""
+        return await self._drive(run_scripts(batch), self._pipeline)
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
         """One round trip: a lone call as a plain command, more as a pipeline; on a
@@ -280,7 +266,7 @@ class AsyncRedisStore(RedisStoreBase):
         that a restarted node closed) is sent once more, here: safe for every script
         (``_lua``)."""
         results = await self._node_pipeline(batch)
-        dropped = [i for i, result in enumerate(results) if isinstance(result, ConnectionError)]
+        dropped = [i for i, result in enumerate(results) if isinstance(result, RedisConnectionError)]
         if dropped:
             for i, result in zip(dropped, await self._node_pipeline([batch[i] for i in dropped])):
                 results[i] = result
@@ -314,19 +300,19 @@ class AsyncRedisStore(RedisStoreBase):
         return unpack(key, await self._submit(self._layout.load_and_touch_call(key, now, policy)))
 
     async def delete(self, key: str) -> Record | None:
-        return await self._drive(self._layout.delete(key))
+        return await self._drive(self._layout.delete(key), self._round_trip)
 
     async def sweep(self, now: float, limit: int = 100) -> list[Record]:
-        return await self._drive(self._layout.sweep(now, limit))
+        return await self._drive(self._layout.sweep(now, limit), self._round_trip)
 
     async def list_by_user(self, user: str) -> list[Record]:
-        return await self._drive(self._layout.list_by_user(user))
+        return await self._drive(self._layout.list_by_user(user), self._round_trip)
 
     async def delete_by_user(self, user: str) -> list[Record]:
-        return await self._drive(self._layout.delete_by_user(user))
+        return await self._drive(self._layout.delete_by_user(user), self._round_trip)
 
     async def count(self) -> int:
-        return await self._drive(self._layout.count())
+        return await self._drive(self._layout.count(), self._round_trip)
 
     async def close(self) -> None:
         if self._owns_client:
