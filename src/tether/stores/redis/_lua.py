@@ -16,19 +16,22 @@ Every record leaves a script packed as one bulk string (``pack``), and
 parser (redis-py without hiredis) spends most of a load's CPU on reply elements, and a
 map of nine fields has eighteen.
 
-Retrying after a dropped connection (the store's driver asks redis-py to retry a
-``ConnectionError`` once, see ``__init__``): a script either ran whole or not at all, so
-the question is only whether running it twice is harmless.
+Retrying after a dropped connection: a client made by ``from_url`` retries a
+``ConnectionError`` once (redis-py's ``Retry`` on a standalone server; on the async
+cluster twin the store itself, per node). A pooled connection that a restarted Redis
+closed fails that way before Redis reads the command, and the retry runs it on a fresh
+connection. Timeouts are never retried. A script runs whole or not at all, so the only
+question is what a second run does after a first one that did run (its reply lost):
 
-- ``LOAD_TOUCH``, ``TOUCH``: yes. The second run finds ``last_active`` already at ``now``
-  (``later`` keeps the latest time), so it writes nothing new and returns the same record.
-- ``SAVE``: yes. It writes the same data and meta again; ``later`` keeps activity from
-  moving back, and the user index is removed and re-added to the same member.
-- ``CLAIM``: only when the first run cannot have happened. A second run after a first
-  that ran finds nothing to claim, so its caller would lose the claimed record (and its
-  ``on_end``). A connection Redis closed while it was idle in the pool (a restart) fails
-  before Redis reads the command, which is the failure retried; a *timeout* may come after
-  the script ran, so timeouts are never retried.
+- ``LOAD_TOUCH``, ``TOUCH``: harmless. The second run finds ``last_active`` already at
+  ``now`` (``later`` keeps the latest time), writes nothing new and returns the same record.
+- ``SAVE``: harmless. It writes the same data and meta again (a save is last-writer-wins
+  anyway); ``later`` keeps activity from moving back, and the user index entry is removed
+  and re-added as the same member.
+- ``CLAIM``: never a double claim (the second run finds nothing left to claim), but its
+  caller then gets nothing for a record the first run removed, so that record's ``on_end``
+  is lost: exactly what the error would have cost without the retry. The retry therefore
+  only ever saves a request, never loses more than the failure it replaces.
 """
 
 from __future__ import annotations
