@@ -15,6 +15,7 @@ demo: venv
 	$(PY) -m tether demo
 
 test: system-deps venv js-deps
+	node --test tests/js/*.test.js
 	CI=$${CI:-} $(PY) -m pytest -q
 
 # Tests without the real browser (quick feedback while developing).

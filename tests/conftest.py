@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 
@@ -23,9 +24,36 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One private redis-server for the whole run (tests separate by key prefix)."""
+    from .redis.conftest import REDIS_CLI, REDIS_SERVER, start_server
+
+    need(bool(REDIS_SERVER and REDIS_CLI), "redis-server (apt-get install redis-server)")
+    server = start_server(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+#: The sync stores every adapter-level suite runs on (real servers for the networked ones).
+STORE_KINDS = ("memory", "sqlite", "redis")
+
+
+def make_store(kind: str, request, tmp_path):
+    """A fresh sync store of ``kind``; the networked ones on this run's private server."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path / "sessions.db")
+    from tether.stores.redis import RedisStore
+
+    server = request.getfixturevalue("redis_server")
+    return RedisStore.from_url(server.url, prefix=f"t{uuid.uuid4().hex[:12]}:")
+
+
+@pytest.fixture(params=STORE_KINDS)
 def store(request, tmp_path):
-    """A counting sync store, memory or a real SQLite file."""
-    inner = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "sessions.db")
+    """A counting sync store: memory, a real SQLite file, or a real redis-server."""
+    inner = make_store(request.param, request, tmp_path)
     yield CountingStore(inner)
     inner.close()

@@ -19,7 +19,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "tether" / "static"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BUDGET = 5000  # bytes, gzipped, everything included (issue 3)
+# Bytes, gzipped, everything included. Issue 3 set 5,000 (4,977 used); issue 13 item 5,
+# issue 8 and issue 10 items 4-5 raised it by the minimum: 5,528 used. Each feature's
+# cost, measured by removing it from the final file (gzip is not additive: within ±5):
+#   readable locals, state in objects, the pure schedule()    +292
+#   its CommonJS export for node --test                        +59
+#   the warning confirmed with the server first                +47
+#   a page rendered signed out confirmed once, not per tab     +25
+#   the reason on the login redirect                           +34
+#   dark colour scheme and the narrow-screen fit (CSS)        +104
+#   ::part names title, message, actions                       +12
+BUDGET = 5528
 
 
 def test_min_file_records_the_current_source():

@@ -85,7 +85,9 @@ def test_b_idle_user_no_beats_warned_everywhere_then_signed_out_everywhere(world
     w.advance_until(lambda: all(on_login(t) for t in tabs), limit=WARN + 10)
     assert w.counts.beats == 0
     for t, path in zip(tabs, paths):
-        assert t.url.endswith("/login?next=" + path.replace("/", "%2F"))
+        assert t.url.endswith("/login?next=" + path.replace("/", "%2F") + "&reason=idle")
+        assert "signed out after 1 minute without activity" in t.locator("#end-notice").inner_text()
+    assert not tabs[0].locator("#draft-notice").is_visible(), "nothing was typed"
 
 
 # -- (c) ----------------------------------------------------------------------------------------
@@ -127,7 +129,7 @@ def test_d_sign_out_in_one_tab_ends_every_tab(world):
     tabs = open_tabs(w, "/", "/form", "/sessions")
     w.advance(5)
     click(tabs[1], tabs[1].get_by_role("button", name="Sign out").first)  # the demo's own form
-    tabs[1].wait_for_url("**/login")
+    tabs[1].wait_for_url("**/login?reason=logout")
     w.settle()
     w.advance_until(lambda: all(on_login(t) for t in tabs), limit=5)
 
@@ -139,7 +141,8 @@ def test_d_sign_out_from_the_warning_ends_every_tab(world):
     root = tabs[2].locator("[data-tether-ui]")
     click(tabs[2], root.get_by_role("button", name="Sign out"))
     w.settle()
-    w.advance_until(lambda: all(t.url.endswith("/login") for t in tabs), limit=3)
+    w.advance_until(lambda: all(t.url.endswith("/login?reason=logout") for t in tabs), limit=3)
+    assert tabs[0].locator("#end-notice").inner_text() == "You have signed out."
     assert w.counts.ends == 1
     assert w.counts.beats == 0
 
@@ -261,7 +264,7 @@ def test_g_a_page_restored_from_bfcache_after_expiry_never_shows_content(world):
     w = world
     w.h.cacheable_pages = True  # an app that does not send no-store
     tab = back_to_home_after_server_side_expiry(w)
-    assert tab.url.endswith("/login?next=%2F")
+    assert tab.url.endswith("/login?next=%2F&reason=idle")
     shows = tab.evaluate("() => JSON.parse(sessionStorage.getItem('__shows'))")
     after = shows[[s[2] for s in shows].index("/form") + 1 :]
     # "/" came back from the back/forward cache veiled, and left for the login page
@@ -307,7 +310,8 @@ def test_h_a_form_draft_survives_sign_in_again(world):
     tab.fill("#body", "Three long paragraphs\nof careful prose.")
     tab.check("input[name=urgent]")
     w.advance_until(lambda: on_login(tab), limit=IDLE + 30)
-    assert tab.url.endswith("/login?next=%2Fform")
+    assert tab.url.endswith("/login?next=%2Fform&reason=idle")
+    assert tab.locator("#draft-notice").is_visible(), "the login page says the draft was kept"
     assert tab.evaluate("() => !!sessionStorage.getItem('tether:draft:/form')")
     tab.bring_to_front()
     tab.fill("#username", "ada")
@@ -451,4 +455,5 @@ def test_absolute_limit_warns_an_active_user_and_cannot_be_extended(make_world):
     assert not dialog_open(tab) and w.counts.beats == beats
     # Still active, but the absolute limit ends it (no second warning on the way).
     w.advance_until(lambda: on_login(tab) or len(events(tab, "warning")) > 1, limit=WARN + 10, each=work)
-    assert tab.url.endswith("/login?next=%2F")
+    assert tab.url.endswith("/login?next=%2F&reason=absolute")
+    assert "Your session reached its time limit of 150 seconds." in tab.locator("#end-notice").inner_text()

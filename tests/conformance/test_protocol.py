@@ -1,7 +1,7 @@
 """Protocol conformance (DESIGN §4) through real adapters, every row and every refusal.
 
 Parametrised over every adapter in ``tests.apps.FACTORIES`` and over the memory and
-SQLite stores, plus ASGI over a native async store (``async-memory``). Time is a FakeClock shared by the server and the test.
+SQLite and Redis stores (a private redis-server), plus ASGI over a native async store (``async-memory``). Time is a FakeClock shared by the server and the test.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from tether import AsyncMemoryStore, MemoryStore, Policy, SQLiteStore, hash_token
+from tether import AsyncMemoryStore, Policy, hash_token
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
+from ..conftest import STORE_KINDS, make_store
 
 ORIGIN = {"Origin": "http://testserver"}
 JSON_POST = {"Content-Type": "application/json", **ORIGIN}
@@ -54,13 +55,13 @@ class Server:
 
 #: Every adapter over the sync stores; ASGI also over a native async store (no thread
 #: hop: the store's coroutines are awaited on the loop).
-VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in ("memory", "sqlite")] + [("asgi", "async-memory")]
+VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in STORE_KINDS] + [("asgi", "async-memory")]
 
 
 @pytest.fixture(params=VARIANTS, ids=[f"{adapter}-{kind}" for adapter, kind in VARIANTS])
 def server(request, clock, tmp_path):
     adapter, kind = request.param
-    inner = SQLiteStore(tmp_path / "sessions.db") if kind == "sqlite" else MemoryStore()
+    inner = make_store("memory" if kind == "async-memory" else kind, request, tmp_path)
     store = CountingStore(inner)  # what the test inspects: every call the adapter makes
     served = AsyncMemoryStore(store) if kind == "async-memory" else store
     ended: list[tuple[str, str]] = []

@@ -215,3 +215,39 @@ def test_async_session_methods_map_to_the_handle(env: Env) -> None:
 
     asyncio.run(scenario())
     assert session.tether.data == {} and session.tether.record is None  # a fresh anonymous session
+
+
+def write_catalog(directory: Any, language: str, messages: dict[str, str]) -> None:
+    """A compiled gettext catalog (.mo), written by hand: the format is five numbers,
+    two offset tables and the strings (GNU gettext manual, "The Format of MO Files")."""
+    import struct
+
+    entries = sorted({"": "Content-Type: text/plain; charset=UTF-8\n", **messages}.items())
+    ids = [key.encode() for key, _ in entries]
+    strs = [value.encode() for _, value in entries]
+    start = 7 * 4 + 16 * len(entries)
+    table, data = [], b""
+    for chunk in ids + strs:
+        table.append((len(chunk), start + len(data)))
+        data += chunk + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, len(entries), 28, 28 + 8 * len(entries), 0, 0)
+    path = directory / language / "LC_MESSAGES"
+    path.mkdir(parents=True)
+    (path / "django.mo").write_bytes(header + b"".join(struct.pack("<2I", *pair) for pair in table) + data)
+
+
+def test_template_tag_sends_the_texts_translated_by_gettext(env: Env, tmp_path: Any) -> None:
+    import html
+    import json
+    import re
+
+    from django.utils import translation
+
+    write_catalog(tmp_path, "fr", {"Stay signed in": "Rester connecté", "Sign out": "Se déconnecter"})
+    with override_settings(LOCALE_PATHS=[str(tmp_path)]), translation.override("fr"):
+        page = Client().get("/page").content.decode()
+    config = json.loads(html.unescape(re.search(r"data-tether='([^']*)'", page).group(1)))
+    # Only the translated texts travel; the others keep the client's English defaults.
+    assert config["texts"] == {"stay": "Rester connecté", "signout": "Se déconnecter"}
+    english = json.loads(html.unescape(re.search(r"data-tether='([^']*)'", Client().get("/page").content.decode()).group(1)))
+    assert "texts" not in english

@@ -160,15 +160,6 @@ class RedisCluster:
         wait_until(self.ok, timeout, "cluster_state:ok on every node", interval=0.1)
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One private standalone server shared by the tests; they separate by key prefix."""
-    require_redis()
-    server = start_server(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A server for one test only, which the test may stop and start again."""

@@ -95,7 +95,7 @@ async def next_turn() -> None:
 
 
 def pending_calls(store: AsyncRedisStore) -> int:
-    pending = store._pending
+    pending = store._batcher.pending
     return 0 if pending is None else len(pending[1])
 
 
@@ -399,7 +399,7 @@ def test_a_flushed_script_cache_is_reloaded_and_every_call_runs_once(own_redis_s
     assert state[0] is None and state[5] is None
     assert state[1].meta.last_active == NOW + 30 and state[2].meta.last_active == NOW + 50
     assert state[3].data == {"v": 4} and state[6] == new
-    assert batch.get("script|load") == 5  # each script once: load, save, touch, load_and_touch, claim
+    assert batch.get("script|load") == 4  # each script once: load_and_touch (also the load), save, touch, claim
     assert batch.get("pexpire") == 4  # touch, load_and_touch (slid), two saves: once each
     assert batch.get("del") == 2  # k1 and k7, claimed once each
     assert lone[0] is True and lone[1].meta.last_active == NOW + 60
@@ -508,7 +508,7 @@ def test_cancelling_every_caller_of_a_batch_leaves_nothing_behind(counted_store_
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             assert all(t.cancelled() for t in tasks)
-            await asyncio.gather(*store._tasks)  # the batch still completes, quietly
+            await asyncio.gather(*store._batcher.sending)  # the batch still completes, quietly
             return await store.load(r.key)
         finally:
             await store.client.aclose()
@@ -617,11 +617,6 @@ def test_cluster_batches_after_a_script_flush_and_a_node_restart(own_redis_clust
     run(main)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN LIMITATION: on a cluster one batch is one redis-py ClusterPipeline; when the connection "
-    "to a dead node has to be (re)made, the connect error escapes the whole pipeline and "
-    "every caller of the batch gets StoreUnavailable, also those whose keys live on the "
-    "healthy nodes (lone calls to those nodes succeed)"))
 def test_cluster_node_down_fails_only_the_callers_on_that_node(own_redis_cluster, prefix):
     cluster = own_redis_cluster
     partial_coverage(cluster)

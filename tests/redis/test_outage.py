@@ -167,3 +167,24 @@ def test_cluster_node_outage_and_return(own_redis_cluster, prefix):
     assert {r.key for r in fresh} <= swept
     assert swept <= {r.key for r in records + fresh}
     store.close()
+
+
+@pytest.mark.parametrize("twin", [RedisStore, AsyncRedisStore], ids=["sync", "async"])
+def test_the_first_request_after_a_redis_restart_succeeds(own_redis_server, prefix, twin):
+    """Issue 8 fault 4: the pooled connections a restarted Redis closed cost no request.
+    The data is saved to the server's RDB file first, so the session survives the restart
+    and the first heartbeat after it must be a 200 (it was a 503 on the async twin)."""
+    clock = FakeClock(NOW)
+    store = twin.from_url(own_redis_server.url, prefix=prefix)
+    with TestClient(starlette_app(store, clock, policy=POLICY), base_url="http://testserver") as client:
+        assert client.post("/login", json={"user": "ada"}).status_code == 200
+        clock.advance(100)
+        assert client.post("/_tether/heartbeat", content=b"{}", headers=JSON_POST).status_code == 200
+        assert own_redis_server.cli("SAVE").strip() == "OK"
+        own_redis_server.stop()
+        own_redis_server.start()  # same port; the data from the RDB file, no scripts
+        clock.advance(100)
+        response = client.post("/_tether/heartbeat", content=b"{}", headers=JSON_POST)
+        assert response.status_code == 200, response.text
+        assert response.json()["idle_remaining"] == POLICY.idle_timeout
+        assert client.get("/whoami").json()["user"] == "ada"

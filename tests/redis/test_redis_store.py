@@ -20,7 +20,8 @@ from redis.crc import key_slot
 from tether import Policy
 from tether._records import Meta, Record
 from tether.exceptions import ConfigurationError, StoreUnavailable
-from tether.stores.redis import AsyncRedisStore, RedisStore, _pairs
+from tether.stores.redis import AsyncRedisStore, RedisStore
+from tether.stores.redis._layout import pairs as _pairs
 from tether.testing import make_record
 
 from .conftest import free_port, wait_until
@@ -234,11 +235,11 @@ def test_a_touch_between_sweep_read_and_claim_wins(store):
     r = record(NOW - 700)  # idle-expired at NOW - 100
     store.save(r, create=True)
     op = store._layout.sweep(NOW, 10)
-    candidates = store._send(next(op))  # phase 1 sees it due
+    candidates = store._round_trip(next(op))  # phase 1 sees it due
     store.touch(r.key, POLICY.touched(r.meta, NOW - 150))  # slides it to NOW + 450
     claim = op.send(candidates)
     with pytest.raises(StopIteration) as done:
-        op.send(store._send(claim))
+        op.send(store._round_trip(claim))
     assert done.value.value == []
     assert store.load(r.key) is not None
 
@@ -274,12 +275,12 @@ def _sweep_in_lockstep(url: str, prefix: str, now: float, barrier: Any, rounds: 
     mine: list[str] = []
     for _ in range(rounds):
         op = store._layout.sweep(now, 50)
-        candidates = store._send(next(op))
+        candidates = store._round_trip(next(op))
         seen.append(sum(len(list(_pairs(c))) for c in candidates))
         barrier.wait()
         try:
             claim = op.send(candidates)
-            op.send(store._send(claim))
+            op.send(store._round_trip(claim))
         except StopIteration as done:
             mine.extend(r.key for r in done.value)
     store.close()

@@ -20,7 +20,7 @@ except ImportError as exc:
 
 from .._records import Record
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -83,7 +83,7 @@ def routes(settings: DemoSettings) -> list[Any]:
     @signed_in("", ("GET", "POST"))
     def login(request: HttpRequest, session: Any) -> HttpResponse:
         if request.method == "GET":
-            return page(request, "login.html", next=safe_next(request, request.GET.get("next")), ended=None)
+            return page(request, "login.html", next=safe_next(request, request.GET.get("next")), notice=end_notice(request.GET.get("reason"), settings.policy))
         target = safe_next(request, request.POST.get("next"))
         name = valid_username(request.POST.get("username"))
         if name is None:

@@ -19,7 +19,7 @@ from .._records import Record
 from .._safety import safe_next
 from ..contrib.flask import Tether, cross_site_refusal, current_session
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -61,7 +61,7 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         if request.method == "GET":
-            return page("login.html", next=safe_next(request.args.get("next"), request.host), ended=None)
+            return page("login.html", next=safe_next(request.args.get("next"), request.host), notice=end_notice(request.args.get("reason"), settings.policy))
         if (refusal := refused()) is not None:
             return refusal
         target = safe_next(request.form.get("next"), request.host)

@@ -35,6 +35,32 @@ def login_redirect(path: str) -> str:
     return f"/login?next={quote(path, safe='/')}"
 
 
+def _duration(seconds: float) -> str:
+    """A policy's timeout in the largest whole unit: "12 hours", "20 minutes", "90 seconds"."""
+    whole = round(seconds)
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        count, rest = divmod(whole, size)
+        if count and not rest:
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{whole} seconds"
+
+
+def end_notice(reason: str | None, policy: Policy) -> str | None:
+    """What the login page says about why the session ended (the client's ``reason``).
+
+    ``none`` and anything unknown say nothing: the query string is the visitor's to edit.
+    """
+    if reason == "idle":
+        return f"You were signed out after {_duration(policy.idle_timeout)} without activity, for your security."
+    if reason == "absolute":
+        return f"Your session reached its time limit of {_duration(policy.absolute_timeout)}. Please sign in again."
+    if reason == "logout":
+        return "You have signed out."
+    if reason == "revoked":
+        return "Your session was ended from another device or by an administrator."
+    return None
+
+
 def valid_username(value: Any) -> str | None:
     name = (value or "").strip() if isinstance(value, str) else ""
     return name if 0 < len(name) <= 64 and name.isprintable() else None
@@ -77,4 +103,4 @@ def client_script(session: Any, settings: DemoSettings) -> str:
     return script_tag(session, prefix=settings.prefix, login_url="/login", heart=True)
 
 
-__all__ = ["CSP", "HEADERS", "DemoSettings", "login_redirect", "valid_username", "session_rows", "render", "client_script"]
+__all__ = ["CSP", "HEADERS", "DemoSettings", "login_redirect", "end_notice", "valid_username", "session_rows", "render", "client_script"]

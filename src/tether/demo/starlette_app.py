@@ -17,7 +17,7 @@ from .._safety import safe_next
 from ..asgi import TetherMiddleware
 from ..contrib.starlette import cross_site_refusal
 from ..stores.urls import open_store
-from .pages import HEADERS, DemoSettings, client_script, login_redirect, render, session_rows, valid_username
+from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
 logger = logging.getLogger("tether.demo")
 
@@ -47,7 +47,7 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return page(request, "login.html", next=safe_next(request.query_params.get("next"), request.url.netloc), ended=None)
+            return page(request, "login.html", next=safe_next(request.query_params.get("next"), request.url.netloc), notice=end_notice(request.query_params.get("reason"), settings.policy))
         if (refusal := refused(request)) is not None:
             return refusal
         form = await request.form()

@@ -1,11 +1,11 @@
-// Types for tether.js, the browser client of tether (DESIGN §5).
+// Types for tether.js, the browser client of tether (reference: docs/client.md).
 // The script is a classic deferred script configured by its own tag:
 //   <script src="/_tether/tether.js?v=…" defer data-tether='{…}'></script>
 // It defines `window.tether` and dispatches `tether:*` events on `document`.
 
 export type TetherState = "active" | "warning" | "ended";
 
-/** Why a session ended, as the server says (DESIGN §4). */
+/** Why a session ended, as the server says in its 401 body (docs/client.md). */
 export type TetherEndReason = "idle" | "absolute" | "logout" | "revoked" | "none";
 
 /** The body of `GET {prefix}/status` and `POST {prefix}/heartbeat` (200). Seconds. */
@@ -93,9 +93,10 @@ declare global {
     /** The session was extended while the warning was showing. */
     "tether:extended": CustomEvent<TetherInfo>;
     /** The server confirmed the end. Cancelable: preventDefault() keeps the page (no
-     * draft saving, no navigation to login_url). */
+     * draft saving, no navigation to `login_url?next=<page>&reason=<reason>`). */
     "tether:expired": CustomEvent<TetherEndInfo>;
-    /** Signed out (logout). Cancelable like tether:expired. */
+    /** Signed out (logout), in this tab or another. Cancelable like tether:expired;
+     * otherwise the page goes to `login_url?reason=logout`. */
     "tether:ended": CustomEvent<TetherEndInfo>;
     "tether:offline": CustomEvent<Record<string, never>>;
     "tether:online": CustomEvent<Record<string, never>>;

@@ -1,5 +1,7 @@
-// The demo's status panel: counts down from the server's numbers and re-reads them
-// (passively: GET status never extends) whenever tether reports a change.
+// The demo's status panel: counts down from the numbers tether.js already has. It asks
+// the server nothing itself: every tether:* event carries the fresh remaining time, so
+// one browser costs the server one request per event however many tabs are open
+// (issue 8). The absolute limit never moves, so the page's own render-time number holds.
 (function () {
   "use strict";
   // Sign out through the client when it runs, so every tab ends together with reason
@@ -16,6 +18,16 @@
       }
     });
   }
+  // The login page: say that tether.js kept a form draft for the page to go back to
+  // (it saves one under "tether:draft:" + path and query when a session ends).
+  var draft = document.getElementById("draft-notice");
+  if (draft) {
+    try {
+      if (sessionStorage.getItem("tether:draft:" + draft.dataset.next.split("#")[0])) draft.hidden = false;
+    } catch (e) {
+      /* storage disabled: no draft either */
+    }
+  }
   var panel = document.getElementById("live");
   if (!panel) return;
   var idleEl = document.getElementById("live-idle");
@@ -23,32 +35,31 @@
   var stateEl = document.getElementById("live-state");
   var beatsEl = document.getElementById("live-beats");
   var beats = 0;
-  var base = Date.now();
-  var idle = parseFloat(panel.dataset.idle);
-  var absolute = parseFloat(panel.dataset.absolute);
+  var start = Date.now();
+  var idleEnd = start + parseFloat(panel.dataset.idle) * 1000;
+  var absoluteEnd = start + parseFloat(panel.dataset.absolute) * 1000;
 
+  function seconds(until) {
+    return String(Math.max(0, Math.round((until - Date.now()) / 1000)));
+  }
   function show() {
-    var gone = (Date.now() - base) / 1000;
-    idleEl.textContent = String(Math.max(0, Math.round(Math.min(idle, absolute) - gone)));
-    absEl.textContent = String(Math.max(0, Math.round(absolute - gone)));
+    idleEl.textContent = seconds(Math.min(idleEnd, absoluteEnd));
+    absEl.textContent = seconds(absoluteEnd);
   }
-  function refresh() {
-    fetch(panel.dataset.statusUrl, { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.json(); })
-      .then(function (body) {
-        stateEl.textContent = body.state + (body.reason ? " (" + body.reason + ")" : "");
-        if (body.state === "active") {
-          base = Date.now();
-          idle = body.idle_remaining;
-          absolute = body.absolute_remaining;
-          show();
-        }
-      })
-      .catch(function () { stateEl.textContent = "offline"; });
+  function update(event) {
+    var detail = event.detail || {};
+    stateEl.textContent = event.type.slice(7) + (detail.reason ? " (" + detail.reason + ")" : "");
+    if (typeof detail.remaining === "number") idleEnd = Date.now() + detail.remaining * 1000;
+    if (event.type === "tether:expired" || event.type === "tether:ended") idleEnd = absoluteEnd = 0;
+    show();
   }
-  document.addEventListener("tether:beat", function () { beats += 1; beatsEl.textContent = String(beats); refresh(); });
-  ["tether:extended", "tether:warning", "tether:online", "tether:offline", "tether:expired", "tether:ended"].forEach(function (name) {
-    document.addEventListener(name, function () { stateEl.textContent = name.slice(7); refresh(); });
+  document.addEventListener("tether:beat", function (event) {
+    beats += 1;
+    beatsEl.textContent = String(beats);
+    update(event);
+  });
+  ["extended", "warning", "online", "offline", "expired", "ended"].forEach(function (name) {
+    document.addEventListener("tether:" + name, update);
   });
   show();
   setInterval(show, 1000);

@@ -6,8 +6,10 @@ from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
-from ...._script import script_tag
+from ...._script import TEXTS, script_tag
+
 
 register = template.Library()
 
@@ -18,4 +20,14 @@ def tether_script(context: Any, **options: Any) -> SafeString:
     session = getattr(getattr(request, "session", None), "tether", None)
     if session is None:
         return mark_safe("")
+    options["texts"] = {**translated_texts(), **(options.get("texts") or {})}
     return mark_safe(str(script_tag(session, **options)))
+
+
+def translated_texts() -> dict[str, str]:
+    """The client's texts through Django's gettext, in the request's active language.
+
+    The English defaults are the message ids, so a project translates them in its own
+    ``.po`` files; only texts that differ are sent, keeping the tag small.
+    """
+    return {key: text for key, default in TEXTS.items() if (text := gettext(default)) != default}
