@@ -8,7 +8,7 @@ Where the keys are, why shards, and how expiry works: ``_layout``.
 
 Round trips: ``load``, ``save``, ``touch``, ``delete`` and ``load_and_touch`` 1 each (an
 EVALSHA; one extra SCRIPT LOAD only after Redis lost its script cache); ``sweep``,
-``list_by_user`` and ``delete_by_user`` 2 pipelines; ``count`` 1 pipeline. ``load`` runs a
+``list_by_user``, ``delete_by_user`` and ``summary`` 2 pipelines; ``count`` 1 pipeline. ``load`` runs a
 script too, so that the reply is one string: parsing a hash reply costs redis-py (without
 hiredis) more CPU than the rest of a heartbeat. ``load_and_touch`` is a whole heartbeat,
 load plus the policy's touch, in that same script.
@@ -48,6 +48,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError, ResponseEr
 from ..._policy import Policy
 from ..._records import Meta, Record
 from ...exceptions import ConfigurationError
+from ..base import StoreSummary
 from ._base import ERRORS, RedisStoreBase, each_ok, unavailable
 from ._batch import Batcher
 from ._layout import Call, LoadScripts, run_scripts, unpack
@@ -140,6 +141,9 @@ class RedisStore(RedisStoreBase):
 
     def count(self) -> int:
         return self._drive(self._layout.count(), self._round_trip)
+
+    def summary(self, now: float, within: float) -> StoreSummary:
+        return self._drive(self._layout.summary(now, within), self._round_trip)
 
     def close(self) -> None:
         if self._owns_client:
@@ -313,6 +317,9 @@ class AsyncRedisStore(RedisStoreBase):
 
     async def count(self) -> int:
         return await self._drive(self._layout.count(), self._round_trip)
+
+    async def summary(self, now: float, within: float) -> StoreSummary:
+        return await self._drive(self._layout.summary(now, within), self._round_trip)
 
     async def close(self) -> None:
         if self._owns_client:

@@ -46,6 +46,7 @@ from redis.exceptions import NoScriptError
 from ..._policy import Policy
 from ..._records import Meta, Record, dump_data, load_data
 from ...exceptions import ConfigurationError
+from ..base import StoreSummary
 from ._lua import CLAIM_SCRIPT, LOAD_TOUCH_SCRIPT, SAVE_SCRIPT, TOUCH_SCRIPT, Script
 
 T = TypeVar("T")
@@ -144,6 +145,14 @@ def unpack(key: str, raw: Any) -> Record | None:
     meta = Meta(float(created), float(last), float(idle), float(absolute), user, device, ip, ended)
     # No app data is the common heartbeat case: "{}" needs no JSON parser.
     return Record(key, meta, {} if data == b"{}" else load_data(data))
+
+
+def _user_entry(member: Any) -> tuple[str, str]:
+    """``(user, key)`` of a user index member ``"<byte length of user>:<user>:<key>"``."""
+    raw = member.encode("utf-8") if isinstance(member, str) else bytes(member)
+    colon = raw.index(b":")
+    end = colon + 1 + int(raw[:colon])
+    return raw[colon + 1:end].decode("utf-8"), raw[end + 1:].decode("utf-8")
 
 
 def _claimed(results: list[Any]) -> list[Record]:
@@ -296,3 +305,29 @@ class Layout:
     def count(self) -> Op[int]:
         sizes = yield [Call(("ZCARD", self.expiry_key(s))) for s in range(self.shards)]
         return sum(int(n) for n in sizes)
+
+    def summary(self, now: float, within: float) -> Op[StoreSummary]:
+        """Two pipelines, reads only. First, per shard: ZCOUNT of the expired entries, the
+        unexpired keys with their expiry, the user index. Then which unexpired keys are
+        tombstones (HEXISTS of the reason field). The replies grow with the live sessions:
+        an operator's command, never a request's."""
+        rows = yield [
+            call
+            for s in range(self.shards)
+            for call in (
+                Call(("ZCOUNT", self.expiry_key(s), "-inf", num(now))),
+                Call(("ZRANGEBYSCORE", self.expiry_key(s), "(" + num(now), "+inf", "WITHSCORES")),
+                Call(("ZRANGEBYLEX", self.users_key(s), "-", "+")),
+            )
+        ]
+        unexpired = {text(key): float(text(score)) for raw in rows[1::3] for key, score in pairs(raw)}
+        keys = list(unexpired)
+        flags = (yield [Call(("HEXISTS", self.record_key(k), "en")) for k in keys]) if keys else []
+        live = {k: unexpired[k] for k, tomb in zip(keys, flags) if not int(tomb)}
+        users = {user for members in rows[2::3] for user, key in map(_user_entry, members or []) if key in live}
+        return StoreSummary(
+            live=len(live),
+            users=len(users),
+            expiring=sum(expiry <= now + within for expiry in live.values()),
+            ended=sum(int(n) for n in rows[0::3]) + len(keys) - len(live),
+        )
