@@ -157,6 +157,7 @@ KEY = hash_token(new_token())
         (["sessions", "--store", "sqlite://relative.db", "stats"], "sqlite:///"),
         (["sessions", "--store", "{db}", "list"], "the following arguments are required: --user"),
         (["sessions", "--store", "{db}", "stats", "--within", "soon"], "'soon' is not a number of seconds"),
+        (["sessions", "--store", "{db}", "sweep", "--batch", "0"], "'0' is not a positive whole number"),
         (["sessions", "--store", "{db}", "revoke"], "revoke wants a KEY or --user USER"),
         (["sessions", "--store", "{db}", "revoke", KEY, "--user", "ada"], "revoke wants a KEY or --user USER"),
         (["sessions", "--store", "{db}", "revoke", KEY[:8]], "KEY must be the whole 64-character key"),

@@ -65,7 +65,7 @@ def add_actions(parser: argparse.ArgumentParser, add_options: AddOptions | None 
         "--except", dest="keep", metavar="KEY", help="with --user: keep this session (its key or an unambiguous prefix)"
     )
     sweep = actions.add_parser("sweep", help="claim expired sessions now and report each end to on_end (for cron)")
-    sweep.add_argument("--batch", type=int, default=500, help="sessions claimed per store call (default 500)")
+    sweep.add_argument("--batch", type=batch_size, default=500, help="sessions claimed per store call (default 500)")
     for action in (listing, stats, revoke, sweep):
         options(action)
 
@@ -79,6 +79,13 @@ def seconds(value: str) -> float:
     if not number >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{value} is not a non-negative number of seconds")
     return number
+
+
+def batch_size(value: str) -> int:
+    """An argparse type: a positive whole number (a batch of 0 would never finish)."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
 
 
 def run_action(runtime: Runtime, args: argparse.Namespace, write: Write) -> int:
