@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 EXTRAS := demo,redis,flask,django,test,bench
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := chromium redis-server redis-tools nodejs npm
+BENCH_APT_PACKAGES := wrk
 
-.PHONY: demo test test-fast bench system-deps venv js-deps clean
+.PHONY: demo test test-fast bench bench-deps system-deps venv js-deps clean
 
 demo: venv
 	$(PY) -m tether demo
@@ -21,10 +22,15 @@ test: system-deps venv js-deps
 test-fast: venv
 	$(PY) -m pytest -q --ignore=tests/browser
 
-bench: venv system-deps
-	$(PY) bench/bench_heartbeat.py
-	$(PY) bench/bench_redis.py
-	$(PY) bench/bench_frameworks.py
+# Benchmarks (bench/README.md); they need wrk, which `make test` does not.
+bench: venv system-deps bench-deps
+	$(PY) bench/bench_hotpath.py
+	$(PY) bench/bench_soak.py
+	$(PY) bench/bench_profile.py
+
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { echo "installing with apt: $(BENCH_APT_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_APT_PACKAGES); }
 
 system-deps:
 	@missing=""; \

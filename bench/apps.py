@@ -84,18 +84,10 @@ async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: by
 
 def asgi_bare() -> Any:
     """No session layer: the same routes and bytes, the user taken as signed in."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["method"] == "POST":
-            await _drain(receive)
-        await _send(send, *answer(scope["path"], USER))
-
-    return app
+    return _asgi_session_app(sessions=False)
 
 
-def _asgi_session_app() -> Any:
+def _asgi_session_app(sessions: bool = True) -> Any:
     """The app behind every ASGI session layer: reads ``scope["session"]``."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -103,6 +95,9 @@ def _asgi_session_app() -> Any:
             return
         if scope["method"] == "POST":
             await _drain(receive)
+        if not sessions:
+            await _send(send, *answer(scope["path"], USER))
+            return
         session = scope["session"]
         if scope["path"] == "/login" and scope["method"] == "POST":
             session["user"] = USER

@@ -44,6 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
     Server,
+    asgi_call,
+    cookie_from,
     WrkResult,
     cpu_plan,
     load_average,
@@ -154,6 +156,45 @@ def on_the_wire(server: Server, kind: str, cookie: str | None) -> Wire:
     framing = "Content-Length" if "content-length" in names else (
         "chunked" if any(line.startswith("transfer-encoding:") and "chunked" in line for line in head) else "close")
     return Wire(int(head[0].split()[1]), len(data), framing, names.count("set-cookie"))
+
+
+# -- store calls per request, counted in process ------------------------------------------------
+
+
+def store_calls() -> list[str]:
+    """What each request costs the store (memory, ``tether.testing.CountingStore``), through
+    the same app as the servers, with a fake clock: a page and a heartbeat inside the touch
+    granularity, and a heartbeat past it."""
+    import asyncio
+
+    from apps import _asgi_session_app
+    from tether import Policy, TetherMiddleware
+    from tether.stores import MemoryStore
+    from tether.testing import CountingStore, FakeClock
+
+    clock, store, policy = FakeClock(), CountingStore(MemoryStore()), Policy()
+    app = TetherMiddleware(_asgi_session_app(), store=store, policy=policy, clock=clock, sweep_interval=None)
+    post = {"host": "bench", "origin": "http://bench", "content-type": "application/json",
+            "sec-fetch-site": "same-origin"}
+
+    async def counted(method: str, path: str, cookie: str, advance: float) -> str:
+        clock.advance(advance)
+        store.reset()
+        status, headers = await asgi_call(app, method, path, {**post, "cookie": cookie}, b"{}" if method == "POST" else b"")
+        cookies = sum(1 for k, _ in headers if k.lower() == "set-cookie")
+        return f"{status}, store calls {dict(sorted(store.calls.items()))}, Set-Cookie ×{cookies}"
+
+    async def scenario() -> list[str]:
+        _, headers = await asgi_call(app, "POST", "/login", post, b"{}")
+        cookie = cookie_from(headers, "tether")
+        return [
+            f"- page inside the granularity: {await counted('GET', '/page', cookie, policy.granularity / 4)}",
+            f"- heartbeat inside the granularity: {await counted('POST', '/_tether/heartbeat', cookie, policy.granularity / 4)}",
+            f"- heartbeat past the granularity: {await counted('POST', '/_tether/heartbeat', cookie, policy.granularity)}",
+            f"- page past the granularity: {await counted('GET', '/page', cookie, policy.granularity)}",
+        ]
+
+    return asyncio.run(scenario())
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -271,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs; server on core {server_core}, wrk on core {client_core}, redis-server unpinned. "
           f"Medians of {args.rounds} interleaved rounds × {args.duration} s, {args.connections} connections, "
           f"{args.sessions} sessions per case.\n")
+    print("Store calls per request (in process, memory store, tether.testing.CountingStore):\n")
+    print("\n".join(store_calls()) + "\n")
     bad = False
     for kind in kinds:
         print(f"## {kind}\n")
