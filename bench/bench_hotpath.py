@@ -14,7 +14,7 @@ Load: wrk (one thread, 32 keep-alive connections, pinned to core 1) with
 ``browser.lua``, each connection's requests cycling over 32 signed-in sessions. Two
 workloads: ``heartbeat`` (``POST /_tether/heartbeat`` with what tether.js sends) and
 ``page`` (``GET /page``, a signed-in page that reads one session value). One private
-redis-server (a free port, its own temp dir) serves every Redis case.
+redis-server (a free port, its own temp dir, on wrk's core) serves every Redis case.
 
 Rounds are interleaved (every case of a workload once per round, after a 1 s warm-up);
 the tables give medians over rounds, and ratios are medians of the per-round ratios to
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
           f"httptools {version('httptools')}), gunicorn {version('gunicorn')} (1 gthread worker × 4 threads), "
           f"Starlette {version('starlette')}, starsessions {version('starsessions')}, Flask {version('flask')}, "
           f"Flask-Session {version('flask-session')}, Django {version('django')}, redis-py {version('redis')}; "
-          f"{os.cpu_count()} CPUs; server on core {server_core}, wrk on core {client_core}, redis-server unpinned. "
+          f"{os.cpu_count()} CPUs; server on core {server_core}, wrk and redis-server on core {client_core}. "
           f"Medians of {args.rounds} interleaved rounds × {args.duration} s, {args.connections} connections, "
           f"{args.sessions} sessions per case.\n")
     print("Store calls per request (in process, memory store, tether.testing.CountingStore):\n")

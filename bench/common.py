@@ -479,17 +479,18 @@ def _child_of(parent: int) -> int:
 @contextlib.contextmanager
 def private_redis() -> Iterator[str]:
     """redis-server on a free loopback port in its own temp dir, no RDB, no AOF (never a
-    shared or default one); yields its URL and removes everything afterwards."""
+    shared or default one), pinned to the client's core; yields its URL and removes
+    everything afterwards."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server not found (apt-get install redis-server)")
     workdir = tempfile.mkdtemp(prefix="tether-bench-redis-")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")]
+    # On the load client's core: Redis stands for another machine, not for a rival of
+    # the server under test on its own core.
+    proc = subprocess.Popen(_pinned(cmd, cpu_plan()[1]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while not _answers_ping(port):
