@@ -23,9 +23,35 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One private PostgreSQL cluster for the whole run (tests/postgres/server.py); tests
+    separate by table name."""
+    from tests.postgres.server import PostgresServer, bin_dir
+
+    bindir = bin_dir()
+    need(bindir is not None, "PostgreSQL (initdb, pg_ctl: apt-get install postgresql)")
+    server = PostgresServer(bindir, preload="pg_stat_statements").start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A store URL with a table of this test's own."""
+    import uuid
+
+    return postgres_server.url(table=f"t_{uuid.uuid4().hex[:12]}", timeout="3")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request, tmp_path):
-    """A counting sync store, memory or a real SQLite file."""
-    inner = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "sessions.db")
+    """A counting sync store: memory, a real SQLite file or a real PostgreSQL table."""
+    if request.param == "postgres":
+        from tether.stores.postgres import PostgresStore
+
+        inner = PostgresStore.from_url(request.getfixturevalue("postgres_url"))
+    else:
+        inner = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "sessions.db")
     yield CountingStore(inner)
     inner.close()
