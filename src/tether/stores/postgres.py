@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -62,7 +63,7 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_POOL_SIZE = 10
 #: Background reconnection gives up (and starts afresh) after this long, which bounds the
 #: gap between attempts, so recovery never waits for a long back-off (see the module doc).
-RECONNECT_TIMEOUT = 4.0
+RECONNECT_TIMEOUT = 2.0
 #: An identifier we never need to quote: a table, optionally schema-qualified. 56
 #: characters leave room for the index suffixes within PostgreSQL's 63.
 _TABLE_RE = re.compile(r"\A(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,55}\Z")
@@ -321,10 +322,8 @@ class PostgresStore(_PostgresBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check(self) -> None:
-        try:
+        with suppress(psycopg.Error):
             self.pool.check()  # replaces the other dead connections before the retry
-        except psycopg.Error:
-            pass
 
     def load(self, key: str) -> Record | None:
         return self._run(self._sql.load_(key))
@@ -400,10 +399,8 @@ class AsyncPostgresStore(_PostgresBase):
             except psycopg.Error as exc:
                 if attempt == 2 or not _lost_connection(exc, conn):
                     raise _unavailable(exc) from exc
-                try:
+                with suppress(psycopg.Error):
                     await self.pool.check()
-                except psycopg.Error:
-                    pass
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def load(self, key: str) -> Record | None:
@@ -440,12 +437,14 @@ class AsyncPostgresStore(_PostgresBase):
 
 def _keep_reconnecting(pool: psycopg_pool.ConnectionPool) -> None:
     """The pool gave up one reconnection attempt: start a fresh one (its back-off starts
-    again at one second), so a recovered server is found within seconds."""
-    pool.check()
+    again at one second), so a recovered server is found within about a second."""
+    with suppress(psycopg.Error):  # closed meanwhile
+        pool.check()
 
 
 async def _akeep_reconnecting(pool: psycopg_pool.AsyncConnectionPool) -> None:
-    await pool.check()
+    with suppress(psycopg.Error):
+        await pool.check()
 
 
 __all__ = ["PostgresStore", "AsyncPostgresStore", "schema_sql", "validate_table", "DEFAULT_TABLE"]
