@@ -5,9 +5,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := demo,redis,flask,django,test,bench,docs
+EXTRAS := demo,redis,postgres,flask,django,test,bench,docs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := chromium redis-server redis-tools nodejs npm
+APT_PACKAGES := chromium redis-server redis-tools nodejs npm postgresql
 BENCH_APT_PACKAGES := wrk
 
 .PHONY: demo test test-fast docs bench bench-deps system-deps venv js-deps clean
@@ -44,6 +44,7 @@ system-deps:
 	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -144,7 +144,8 @@ def test_cli_sessions(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["sessions", "--store", "postgres://x", "stats"], "unknown store URL"),
+        (["sessions", "--store", "mongodb://x", "stats"], "unknown store URL"),
+        (["sessions", "--store", "postgresql://x/db?table=Bad-Name", "stats"], "table 'Bad-Name'"),
         (["sessions", "--store", "sqlite://relative.db", "stats"], "sqlite:///"),
         (["demo", "--idle", "10", "--warn", "30", "--port", "1"], "warn_before"),
     ],

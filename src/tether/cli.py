@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     sweep = actions.add_parser("sweep", help="claim expired sessions and report their end (cron-friendly)")
     sweep.add_argument("--on-end", metavar="MODULE:FUNC", help="call FUNC(record, reason) for each ended session")
     sweep.add_argument("--batch", type=int, default=500)
+    actions.add_parser("schema", help="print the store's SQL schema (postgresql), for your own migrations")
     return top
 
 
@@ -114,6 +115,11 @@ def run_sessions(args: argparse.Namespace) -> int:
     now = time.time()
     out: list[dict[str, Any]] = []
     try:
+        if args.action == "schema":
+            if not hasattr(store, "schema"):
+                raise ConfigurationError(f"{args.store!r}: only a postgresql:// store has a schema to print")
+            print(store.schema(), end="")
+            return 0
         if args.action == "list":
             out = [_row(r, now) for r in store.list_by_user(args.user)]
             if not args.json:
