@@ -2,7 +2,7 @@
 
 - ``site``: the conformance app (tests/apps.py) on every adapter in ``FACTORIES``, over a
   counting memory or SQLite store and a FakeClock.
-- ``redis_server`` and ``prefix`` are the Redis suite's fixtures (a private
+- ``prefix`` is the Redis suite's fixture and ``redis_server`` the root conftest's (a private
   redis-server on its own port), re-exported so the lost-update tests can use them.
 """
 
@@ -25,7 +25,7 @@ from tether import Policy, hash_token
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
-from ..redis.conftest import free_port, prefix, redis_server, wait_until  # noqa: F401  (fixtures, used by name)
+from ..redis.conftest import free_port, prefix, wait_until  # noqa: F401  (fixtures, used by name; redis_server is in tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 
