@@ -5,11 +5,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := demo,redis,flask,django,test,bench,docs
+EXTRAS := demo,redis,postgres,flask,django,test,bench,docs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := chromium redis-server redis-tools nodejs npm
+APT_PACKAGES := chromium redis-server redis-tools nodejs npm postgresql
+BENCH_APT_PACKAGES := wrk
 
-.PHONY: demo test test-fast docs bench system-deps venv js-deps clean
+.PHONY: demo test test-fast docs bench bench-deps system-deps venv js-deps clean
 
 demo: venv
 	$(PY) -m tether demo
@@ -26,10 +27,15 @@ test-fast: venv
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
 
-bench: venv system-deps
-	$(PY) bench/bench_heartbeat.py
-	$(PY) bench/bench_redis.py
-	$(PY) bench/bench_frameworks.py
+# Benchmarks (bench/README.md); they need wrk, which `make test` does not.
+bench: venv system-deps bench-deps
+	$(PY) bench/bench_hotpath.py
+	$(PY) bench/bench_soak.py
+	$(PY) bench/bench_profile.py
+
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { echo "installing with apt: $(BENCH_APT_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_APT_PACKAGES); }
 
 system-deps:
 	@missing=""; \
@@ -38,6 +44,7 @@ system-deps:
 	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

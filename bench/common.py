@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -94,10 +95,27 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     cpu: int | None
+    #: the process that serves the requests (gunicorn: its worker), if not ``proc``
+    worker_pid: int | None = None
+
+    @property
+    def pid(self) -> int:
+        # taskset execs the server, so proc.pid is the server's own.
+        return self.worker_pid or self.proc.pid
 
     def cpu_seconds(self) -> float | None:
-        # taskset execs uvicorn, so the pid is uvicorn's own.
-        return _proc_cpu_seconds(self.proc.pid)
+        return _proc_cpu_seconds(self.pid)
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the serving process (Linux /proc), in MB."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
 
 
 @contextlib.contextmanager
@@ -397,7 +415,7 @@ def run_load(spec: LoadSpec, *, cpu: int | None | str = "auto", server: Server |
     if cpu == "auto":
         cpu = cpu_plan()[1]
     if server is not None:
-        spec = LoadSpec(**{**spec.__dict__, "server_pid": server.proc.pid})
+        spec = LoadSpec(**{**spec.__dict__, "server_pid": server.pid})
     cmd = _pinned([sys.executable, os.path.abspath(__file__), "_client", json.dumps(spec.__dict__)], cpu)  # type: ignore[arg-type]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=spec.duration + spec.warmup + 60)
     raw = json.loads(out.stdout)
@@ -409,6 +427,174 @@ def _client_main(raw_spec: str) -> None:
     spec = LoadSpec(**json.loads(raw_spec))
     result = asyncio.run(_load(spec))
     print(json.dumps(result.__dict__))
+
+
+# -- the setup users deploy: gunicorn, a private redis-server, wrk ---------------------------------
+
+
+@contextlib.contextmanager
+def serve_wsgi(
+    app: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    app_dir: str = HERE,
+    cpu: int | None | str = "auto",
+    worker_class: str = "gthread",
+    threads: int = 4,
+    timeout: float = 30.0,
+) -> Iterator[Server]:
+    """Run gunicorn (one worker) on ``app`` (``module:factory()``) on a free port; yield a
+    Server whose CPU and memory are read from the worker, which serves the requests."""
+    if cpu == "auto":
+        cpu = cpu_plan()[0]
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", app, "--chdir", app_dir, "--bind", f"127.0.0.1:{port}",
+        "--workers", "1", "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "30",
+        "--log-level", "warning",
+    ]
+    proc = subprocess.Popen(_pinned(cmd, cpu), env={**os.environ, **(env or {})})  # type: ignore[arg-type]
+    try:
+        _wait_ready(proc, port, "/", timeout)
+        yield Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc, cpu=cpu,  # type: ignore[arg-type]
+                     worker_pid=_child_of(proc.pid))
+    finally:
+        stop(proc)
+
+
+def _child_of(parent: int) -> int:
+    """The pid of the (only) child of ``parent`` (Linux /proc): gunicorn's worker."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                return int(entry)
+    raise RuntimeError(f"process {parent} has no child")
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """redis-server on a free loopback port in its own temp dir, no RDB, no AOF (never a
+    shared or default one), pinned to the client's core; yields its URL and removes
+    everything afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server not found (apt-get install redis-server)")
+    workdir = tempfile.mkdtemp(prefix="tether-bench-redis-")
+    port = free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")]
+    # On the load client's core: Redis stands for another machine, not for a rival of
+    # the server under test on its own core.
+    proc = subprocess.Popen(_pinned(cmd, cpu_plan()[1]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers_ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_calls(url: str) -> int:
+    """Commands Redis has run so far (``INFO commandstats``), those inside Lua scripts
+    included. Each call adds a few of its own (a new connection's handshake, the INFO):
+    noise next to the thousands a load run makes."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        return sum(int(v["calls"]) for v in client.info("commandstats").values())
+
+
+WRK_SCRIPT = os.path.join(HERE, "browser.lua")
+
+
+@dataclass
+class WrkResult:
+    """One wrk run, plus the server's CPU over it."""
+
+    requests: int
+    seconds: float
+    bytes: int
+    p50_ms: float
+    p99_ms: float
+    #: socket errors (connect, read, write, timeout) and answers >= 400 ("status")
+    errors: dict[str, int]
+    server_cpu_seconds: float | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def server_us_per_request(self) -> float | None:
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds / self.requests * 1e6
+
+
+def run_wrk(
+    server: Server,
+    *,
+    mix: str,
+    cookies: Sequence[str] = (),
+    duration: int = 3,
+    connections: int = 32,
+    heartbeat: str = "/_tether/heartbeat",
+    cpu: int | None | str = "auto",
+) -> WrkResult:
+    """Load ``server`` with wrk (one thread, ``connections`` keep-alive connections,
+    pinned to ``cpu``) running ``browser.lua`` with the request ``mix``; the server's CPU
+    time is read from /proc right before and after."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found (apt-get install wrk, or make bench)")
+    if cpu == "auto":
+        cpu = cpu_plan()[1]
+    with tempfile.NamedTemporaryFile("w", prefix="tether-bench-cookies-", suffix=".txt") as jar:
+        jar.write("\n".join(cookies))
+        jar.flush()
+        env = {**os.environ, "BENCH_COOKIES": jar.name, "BENCH_MIX": mix, "BENCH_ORIGIN": server.url,
+               "BENCH_HEARTBEAT": heartbeat}
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", WRK_SCRIPT, server.url]
+        cpu0 = server.cpu_seconds()
+        out = subprocess.run(_pinned(cmd, cpu), env=env, check=True, capture_output=True, text=True,  # type: ignore[arg-type]
+                             timeout=duration + 60)
+        cpu1 = server.cpu_seconds()
+    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    raw = json.loads(line.split(" ", 1)[1])
+    return WrkResult(
+        requests=raw["requests"], seconds=raw["duration_us"] / 1e6, bytes=raw["bytes"],
+        p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
+        errors={k: raw[k] for k in ("connect", "read", "write", "timeout", "status") if raw[k]},
+        server_cpu_seconds=None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+    )
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -496,15 +682,27 @@ def login_app() -> Any:
 
 
 def sign_in(url: str, n: int, cookie_name: str | None) -> list[str]:
-    """``n`` fresh sessions through the app's ``POST /login``; their Cookie header values
-    (none for an app without sessions)."""
+    """``n`` fresh sessions through the app's ``POST /login`` (over one keep-alive
+    connection); their Cookie header values (none for an app without sessions)."""
+    import http.client
+
     if cookie_name is None:
         return []
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"content-type": "application/json", "origin": url, "sec-fetch-site": "same-origin"}
     cookies = []
-    for _ in range(n):
-        status, headers, body = request(url + "/login", "POST", {"content-type": "application/json", "origin": url}, b"{}")
-        assert status == 200, (status, body)
-        cookies.append(cookie_from(headers, cookie_name))
+    try:
+        for _ in range(n):
+            conn.request("POST", "/login", body=b"{}", headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (resp.status, body)
+            cookies.append(cookie_from(resp.getheaders(), cookie_name))
+            if resp.will_close:
+                conn.close()
+    finally:
+        conn.close()
     return cookies
 
 

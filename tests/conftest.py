@@ -25,6 +25,25 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """One private PostgreSQL cluster for the whole run (tests/postgres/server.py); tests
+    separate by table name."""
+    from tests.postgres.server import PostgresServer, bin_dir
+
+    bindir = bin_dir()
+    need(bindir is not None, "PostgreSQL (initdb, pg_ctl: apt-get install postgresql)")
+    server = PostgresServer(bindir, preload="pg_stat_statements").start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A store URL with a table of this test's own."""
+    return postgres_server.url(table=f"t_{uuid.uuid4().hex[:12]}", timeout="3")
+
+
+@pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """One private redis-server for the whole run (tests separate by key prefix)."""
     from .redis.conftest import REDIS_CLI, REDIS_SERVER, start_server
@@ -36,7 +55,7 @@ def redis_server(tmp_path_factory):
 
 
 #: The sync stores every adapter-level suite runs on (real servers for the networked ones).
-STORE_KINDS = ("memory", "sqlite", "redis")
+STORE_KINDS = ("memory", "sqlite", "redis", "postgres")
 
 
 def make_store(kind: str, request, tmp_path):
@@ -45,6 +64,10 @@ def make_store(kind: str, request, tmp_path):
         return MemoryStore()
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "sessions.db")
+    if kind == "postgres":
+        from tether.stores.postgres import PostgresStore
+
+        return PostgresStore.from_url(request.getfixturevalue("postgres_url"))
     from tether.stores.redis import RedisStore
 
     server = request.getfixturevalue("redis_server")
@@ -53,7 +76,7 @@ def make_store(kind: str, request, tmp_path):
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request, tmp_path):
-    """A counting sync store: memory, a real SQLite file, or a real redis-server."""
+    """A counting sync store: memory, a real SQLite file, a real redis-server or PostgreSQL."""
     inner = make_store(request.param, request, tmp_path)
     yield CountingStore(inner)
     inner.close()

@@ -155,6 +155,8 @@ KEY = hash_token(new_token())
         (["sessions", "--store", "{db}", "sweep", "--on-end", "os:sep"], "on_end must be callable"),
         (["sessions", "--store", "ftp://x", "stats"], "tether: unknown store URL 'ftp://x'"),
         (["sessions", "--store", "sqlite://relative.db", "stats"], "sqlite:///"),
+        (["sessions", "--store", "postgresql://x/db?table=Bad-Name", "stats"], "table 'Bad-Name'"),
+        (["sessions", "--store", "{db}", "schema"], "SQLiteStore has no SQL schema to print"),
         (["sessions", "--store", "{db}", "list"], "the following arguments are required: --user"),
         (["sessions", "--store", "{db}", "stats", "--within", "soon"], "'soon' is not a number of seconds"),
         (["sessions", "--store", "{db}", "sweep", "--batch", "0"], "'0' is not a positive whole number"),

@@ -1,4 +1,4 @@
-"""``list``, ``stats``, ``revoke`` and ``sweep`` on a :class:`~tether._runtime.Runtime`: the
+"""``list``, ``stats``, ``revoke``, ``sweep`` and ``schema`` on a :class:`~tether._runtime.Runtime`: the
 one implementation behind ``tether sessions`` and ``manage.py tether_sessions``.
 
 Each front end builds the runtime its own way (a store URL on the command line, Django's
@@ -66,7 +66,8 @@ def add_actions(parser: argparse.ArgumentParser, add_options: AddOptions | None 
     )
     sweep = actions.add_parser("sweep", help="claim expired sessions now and report each end to on_end (for cron)")
     sweep.add_argument("--batch", type=batch_size, default=500, help="sessions claimed per store call (default 500)")
-    for action in (listing, stats, revoke, sweep):
+    schema = actions.add_parser("schema", help="print the store's SQL schema (PostgreSQL), for your own migrations")
+    for action in (listing, stats, revoke, sweep, schema):
         options(action)
 
 
@@ -124,6 +125,12 @@ def run_action(runtime: Runtime, args: argparse.Namespace, write: Write) -> int:
         count = _revoke(runtime, args.key, args.user, args.keep)
         _report(write, as_json, "revoked", count, f"{count} session(s) revoked")
         return 0 if count else 1
+    if args.action == "schema":
+        schema = getattr(runtime.store, "schema", None)
+        if schema is None:
+            raise NotImplementedError(f"{type(runtime.store).__name__} has no SQL schema to print (PostgreSQL has)")
+        write(schema().rstrip("\n"))
+        return 0
     swept = runtime.sweep_all(args.batch)
     _report(write, as_json, "swept", swept, f"{swept} expired session(s) swept")
     return 0

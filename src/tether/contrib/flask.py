@@ -77,7 +77,7 @@ def _not_seen(*args: Any, **kwargs: Any) -> NoReturn:
 class _Missing(NullSession):
     """Readable failure when a request did not pass through tether's middleware."""
 
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _not_seen  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _not_seen
 
 
 class TetherSessionInterface(SessionInterface):
@@ -119,7 +119,7 @@ class Tether:
 
 def current_session() -> Session:
     """The tether handle of the current request (``login``, ``logout``, ``meta``, ``state()``)."""
-    handle = request.environ.get("tether.session")
+    handle: Session | None = request.environ.get("tether.session")
     if handle is None:
         _not_seen()
     return handle

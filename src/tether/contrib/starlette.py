@@ -32,7 +32,8 @@ from ..asgi import request_from_scope
 def get_session(conn: HTTPConnection) -> Session:
     """The request's tether handle (``scope["tether"]``); a clear error without the middleware."""
     try:
-        return conn.scope["tether"]
+        handle: Session = conn.scope["tether"]
+        return handle
     except KeyError:
         raise RuntimeError("no tether session on this request: add tether.TetherMiddleware to the app") from None
 

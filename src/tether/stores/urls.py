@@ -2,7 +2,8 @@
 
 ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``,
 ``redis://host:port/db`` (and ``rediss://``, ``valkey://``; ``redis+cluster://host:port``
-for Redis Cluster). Libraries should pass store instances;
+for Redis Cluster), ``postgresql://user:password@host:port/db?table=name`` (or
+``postgres://``). Libraries should pass store instances;
 URLs exist for the places where a person types a string.
 """
 
@@ -16,7 +17,8 @@ from ..exceptions import ConfigurationError
 
 def open_store(url: str, *, asynchronous: bool = False, create: bool = True) -> Any:
     """A store for ``url``, sync by default or its async twin. ``create=False`` never
-    makes a new database (a SQLite file must exist): for commands that inspect a store."""
+    makes a new database (a SQLite file must exist, a PostgreSQL table is never created):
+    for commands that inspect a store."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
         from .memory import AsyncMemoryStore, MemoryStore
@@ -37,7 +39,13 @@ def open_store(url: str, *, asynchronous: bool = False, create: bool = True) -> 
             raise ConfigurationError(f"{url!r} needs the redis extra: pip install 'tether[redis]'") from exc
         cls = redis_store.AsyncRedisStore if asynchronous else redis_store.RedisStore
         return cls.from_url(url)
-    raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db or redis://host:port/db")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from . import postgres
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigurationError(f"{url!r} needs the postgres extra: pip install 'tether[postgres]'") from exc
+        return (postgres.AsyncPostgresStore if asynchronous else postgres.PostgresStore).from_url(url, create_table=create)
+    raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db, redis://host:port/db or postgresql://host/db")
 
 
 __all__ = ["open_store"]

@@ -36,7 +36,7 @@ def safe_next(request: HttpRequest, url: object, allowed_hosts: Iterable[str] = 
 def cross_site_refusal(request: HttpRequest) -> str | None:
     """Why this request must be refused as coming from another site, or None (safe methods
     always pass); see :func:`tether.cross_site_refusal`."""
-    return _safety.cross_site_refusal(request.session.tether, request_facts(request))  # type: ignore[attr-defined]
+    return _safety.cross_site_refusal(request.session.tether, request_facts(request))
 
 
 def _refused(request: HttpRequest) -> HttpResponse | None:

@@ -57,7 +57,7 @@ class SessionStore(SessionBase):
         return self._handle
 
     @property
-    def session_key(self) -> str | None:  # type: ignore[override]
+    def session_key(self) -> str | None:
         """The store key (the token's hash, safe to log) when bound to a request; the token
         itself when standalone, because Django's test client puts it in the cookie."""
         if not self._bound:
@@ -65,7 +65,7 @@ class SessionStore(SessionBase):
         record = self.tether.record
         return None if record is None else record.key
 
-    _session_key = session_key  # type: ignore[assignment]
+    _session_key = session_key
 
     def _get_session(self, no_load: bool = False) -> dict[str, Any]:
         self.accessed = True
@@ -170,7 +170,8 @@ class SessionStore(SessionBase):
         return max(0, int(handle.meta.expires_at - handle.now))
 
     def get_expiry_date(self, **kwargs: Any) -> datetime.datetime:
-        return timezone.now() + datetime.timedelta(seconds=self.get_expiry_age())
+        expiry: datetime.datetime = timezone.now() + datetime.timedelta(seconds=self.get_expiry_age())
+        return expiry
 
     def set_expiry(self, value: Any) -> None:
         """Ignored: ``TETHER`` timeouts decide, and the cookie lasts the browser session."""

@@ -1,4 +1,4 @@
-"""``manage.py tether_sessions list|stats|revoke|sweep`` on the configured store: the same
+"""``manage.py tether_sessions list|stats|revoke|sweep|schema`` on the configured store: the same
 actions, arguments and output as ``tether sessions`` (:mod:`tether._admin`), with the
 runtime built from Django's ``TETHER`` setting."""
 
@@ -16,7 +16,7 @@ from ...conf import runtime
 
 
 class Command(BaseCommand):
-    help = "List, count, revoke or sweep tether sessions."
+    help = "List, count, revoke or sweep tether sessions, or print the store's SQL schema."
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_actions(parser)
