@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args)
         return run_sessions(args)
     except (TetherError, NotImplementedError) as exc:
-        print(f"tether: {exc}", file=sys.stderr)
+        # The first line says it; drivers add more (PostgreSQL quotes the statement).
+        print(f"tether: {str(exc).partition(chr(10))[0]}", file=sys.stderr)
         return 2
 
 
