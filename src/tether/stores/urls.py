@@ -2,7 +2,7 @@
 
 ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``,
 ``redis://host:port/db`` (and ``rediss://``, ``valkey://``; ``redis+cluster://host:port``
-for Redis Cluster). Libraries should pass store instances;
+for Redis Cluster), ``cookie:`` (signed-cookie mode). Libraries should pass store instances;
 URLs exist for the places where a person types a string.
 """
 
@@ -14,9 +14,22 @@ from urllib.parse import urlsplit
 from ..exceptions import ConfigurationError
 
 
-def open_store(url: str, *, asynchronous: bool = False) -> Any:
-    """A store for ``url``, sync by default or its async twin."""
+def open_store(url: str, *, asynchronous: bool = False, secret_key: Any = None) -> Any:
+    """A store for ``url``, sync by default or its async twin.
+
+    ``cookie:`` is signed-cookie mode (key: ``secret_key``, else ``TETHER_SECRET_KEY``);
+    ``cookie:<store URL>`` adds that store as its revocation store, e.g.
+    ``cookie:sqlite:///revoked.db``.
+    """
     scheme = urlsplit(url).scheme.lower()
+    if scheme == "cookie":
+        from .cookie import SignedCookieStore
+
+        rest = url[len("cookie:"):].removeprefix("//") if url.startswith("cookie://") else url[len("cookie:"):]
+        revocations = open_store(rest, asynchronous=asynchronous) if rest else None
+        return SignedCookieStore(secret_key, revocations=revocations)
+    if secret_key is not None:
+        raise ConfigurationError("secret_key is a setting of signed-cookie mode: use the store URL cookie:")
     if scheme == "memory":
         from .memory import AsyncMemoryStore, MemoryStore
 
@@ -36,7 +49,7 @@ def open_store(url: str, *, asynchronous: bool = False) -> Any:
             raise ConfigurationError(f"{url!r} needs the redis extra: pip install 'tether[redis]'") from exc
         cls = redis_store.AsyncRedisStore if asynchronous else redis_store.RedisStore
         return cls.from_url(url)
-    raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db or redis://host:port/db")
+    raise ConfigurationError(f"unknown store URL {url!r}: use memory://, sqlite:///file.db, redis://host:port/db or cookie:")
 
 
 __all__ = ["open_store"]

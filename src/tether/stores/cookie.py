@@ -1,0 +1,182 @@
+"""Signed-cookie mode: the cookie carries the session (data and meta), signed; no store.
+
+:class:`SignedCookieStore` is what an app passes as ``store`` (or the URL ``cookie:``).
+It holds the keys, the size cap and an optional *revocation store*; the runtime sees
+``carries_record = True`` and answers with :class:`tether._cookie_mode.CookieProtocol`,
+whose :class:`CookieCodec` turns a cookie value into a :class:`Record` and back. The
+same idle and absolute rules then apply, read from the signed meta (never from the
+cookie's Max-Age, which the browser controls).
+
+The revocation store is any existing store (memory, SQLite, Redis, PostgreSQL). It holds
+only deny entries, tombstone records keyed by the hash of a session id (``Meta.ended`` is
+``"logout"`` or ``"revoked"``), and per-user "not before" entries, each expiring when no
+cookie it refuses can still be live, so the ordinary sweeper removes them. Without it, a
+logout only clears this browser's cookie: a copied cookie stays valid until it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Sequence
+
+from .._clock import Clock
+from .._records import Meta, Record, hash_token, is_token
+from ..exceptions import ConfigurationError, CookieTooLarge, NotInCookieMode
+
+#: What every browser keeps of one cookie (RFC 6265 §6.1 asks for at least 4096 bytes of
+#: name, value and attributes); a longer one is dropped by the browser without a word.
+MAX_COOKIE_BYTES = 4096
+#: The attributes tether adds (``Path=/; HttpOnly; SameSite=Strict; Secure``), counted
+#: against the cap so that the whole Set-Cookie fits.
+_ATTRIBUTES_BYTES = 48
+_SALT = "tether.session"
+
+
+def split_keys(secret_key: str | bytes | Sequence[str | bytes] | None) -> list[str | bytes]:
+    """The signing keys, newest first, from one key, a comma-separated string or a list."""
+    if secret_key is None:
+        secret_key = os.environ.get("TETHER_SECRET_KEY")
+    if isinstance(secret_key, str):
+        keys: list[str | bytes] = [k.strip() for k in secret_key.split(",") if k.strip()]
+    elif isinstance(secret_key, bytes):
+        keys = [secret_key] if secret_key else []
+    elif secret_key is None:
+        keys = []
+    else:
+        keys = [k for k in secret_key if k]
+    if not keys:
+        raise ConfigurationError(
+            "signed-cookie mode needs a secret key: set TETHER_SECRET_KEY or the secret_key setting "
+            "(several keys comma-separated, newest first); there is no default key"
+        )
+    for key in keys:
+        if len(key) < 16:
+            raise ConfigurationError("each secret key must be at least 16 characters (use secrets.token_urlsafe(32))")
+    return keys
+
+
+class SignedCookieStore:
+    """The session lives in the browser's cookie, signed with ``secret_key``.
+
+    - ``secret_key``: a key, a comma-separated string or a list, newest first (the newest
+      signs; older ones still verify, for rotation). None: ``TETHER_SECRET_KEY``.
+    - ``revocations``: an optional store for logout and revoke deny entries (see the
+      module docstring); without one, a copied cookie outlives a logout.
+    - ``max_size``: the cap on name, value and attributes, 4096 bytes by default.
+
+    As a store it answers nothing about live sessions: they are not on the server. The
+    listing methods raise :class:`~tether.exceptions.NotInCookieMode` with the reason.
+    """
+
+    carries_record = True
+    blocking = False
+
+    def __init__(
+        self,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        *,
+        revocations: Any = None,
+        max_size: int = MAX_COOKIE_BYTES,
+    ) -> None:
+        self.secret_keys = split_keys(secret_key)
+        self.revocations = revocations
+        if not 256 <= max_size <= MAX_COOKIE_BYTES:
+            raise ConfigurationError(f"max_size must be between 256 and {MAX_COOKIE_BYTES} bytes")
+        self.max_size = max_size
+
+    def _unsupported(self, what: str) -> NotInCookieMode:
+        return NotInCookieMode(
+            f"signed-cookie mode cannot {what}: each session lives only in its browser's cookie"
+        )
+
+    def load(self, key: str) -> Record | None:
+        raise self._unsupported("load a session by key")
+
+    def save(self, record: Record, *, create: bool = False) -> bool:
+        raise self._unsupported("store a session")
+
+    def touch(self, key: str, meta: Meta) -> bool:
+        raise self._unsupported("store a session")
+
+    def load_and_touch(self, key: str, now: float, policy: Any) -> Record | None:
+        raise self._unsupported("load a session by key")
+
+    def delete(self, key: str) -> Record | None:
+        raise self._unsupported("delete a session by key")
+
+    def sweep(self, now: float, limit: int = 100) -> list[Record]:
+        raise self._unsupported("sweep expired sessions (their silent expiry is never reported)")
+
+    def list_by_user(self, user: str) -> list[Record]:
+        raise self._unsupported("list a user's sessions")
+
+    def delete_by_user(self, user: str) -> list[Record]:
+        raise self._unsupported("delete a user's sessions")
+
+    def count(self) -> int:
+        raise self._unsupported("count sessions")
+
+    def close(self) -> None:
+        if self.revocations is not None:
+            self.revocations.close()
+
+
+def not_before_key(user: str) -> str:
+    """The revocation store's key of ``user``'s "not before" entry: a hash, like every key
+    (a user id never appears as a key), in a space apart from session ids' hashes."""
+    return hashlib.sha256(b"tether.not-before\0" + user.encode()).hexdigest()
+
+
+class CookieCodec:
+    """Cookie value ↔ :class:`Record`, signed with itsdangerous' ``URLSafeTimedSerializer``.
+
+    The payload is a compact JSON list (id, the meta's times, user, data, device, ip); the
+    record's key is ``hash_token(id)``, what logout and revoke name in the revocation store.
+    ``read`` returns None for anything that is not a cookie this app signed and still
+    within ``max_age`` of its signing: tampered, truncated, wrong key, garbage.
+    """
+
+    def __init__(self, keys: Sequence[str | bytes], *, clock: Clock, max_size: int) -> None:
+        from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+
+        class ClockSigner(TimestampSigner):
+            """Timestamps from tether's clock, so an injected clock drives the signature age."""
+
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        # itsdangerous takes the keys oldest first and signs with the last one.
+        self._serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=_SALT, signer=ClockSigner)
+        self._bad = (BadData, ValueError, TypeError, OverflowError, UnicodeError)
+        self.max_size = max_size
+
+    def read(self, value: str, *, max_age: float) -> tuple[str, Record] | None:
+        """``(session id, record)``, or None for a value this app did not sign."""
+        try:
+            payload = self._serializer.loads(value, max_age=max_age)
+            sid, created, last, idle, absolute, user, data, device, ip = payload
+            if not isinstance(sid, str) or not is_token(sid) or not isinstance(data, dict):
+                return None
+            if user is not None and not isinstance(user, str):
+                return None
+            meta = Meta(float(created), float(last), float(idle), float(absolute), user, device, ip)
+        except self._bad:
+            return None
+        return sid, Record(hash_token(sid), meta, data)
+
+    def write(self, sid: str, record: Record, name: str) -> str:
+        """The cookie value for ``record``; :class:`CookieTooLarge` when it would not fit."""
+        m = record.meta
+        payload = [sid, m.created_at, m.last_active, m.idle_expires_at, m.absolute_expires_at, m.user, record.data, m.device, m.ip]
+        value: str = self._serializer.dumps(payload)
+        size = len(name) + 1 + len(value) + _ATTRIBUTES_BYTES
+        if size > self.max_size:
+            raise CookieTooLarge(
+                f"the session cookie would be {size} bytes, over the {self.max_size}-byte cap: "
+                "keep large data server-side and store only its id in the session"
+            )
+        return value
+
+
+__all__ = ["SignedCookieStore", "CookieCodec", "MAX_COOKIE_BYTES", "not_before_key", "split_keys"]
