@@ -130,7 +130,9 @@ class CookieProtocol(Protocol):
         """The revocation store's verdict: ended by logout or revoke, or None (live)."""
         tombstone = yield Load(record.key)
         if tombstone is not None:
-            return tombstone.meta.ended or "revoked"
+            # As a store-backed session's: a revoked browser learns why; one that logged
+            # out or rotated its id is simply unknown.
+            return "revoked" if tombstone.meta.ended == "revoked" else "none"
         user = record.meta.user
         if user is None:
             return None
@@ -168,8 +170,11 @@ class CookieProtocol(Protocol):
         user = session.wants_login
         try:
             if user is not None or (record is None and session.data):
-                if record is not None and session.replaces:
-                    yield from self._end(record, "logout")
+                if record is not None:
+                    if session.replaces:
+                        yield from self._end(record, "logout")
+                    elif self.revocable:
+                        yield from self._deny(record, "none")  # rotated: the old id dies
                 meta = self.policy_of(user).start(self.config.clock(), user)
                 sid = new_token()
                 return [self._issue(sid, Record(hash_token(sid), meta, dict(session.data)), secure)]
@@ -186,12 +191,17 @@ class CookieProtocol(Protocol):
         """Deny the session id until its absolute expiry (with a revocation store) and
         report the end. Without the store only this browser's cookie is cleared."""
         if self.revocable:
-            m = record.meta
-            ended = Meta(m.created_at, m.last_active, m.absolute_expires_at, m.absolute_expires_at, m.user,
-                         m.device, m.ip, ended=reason)
-            yield Create(Record(record.key, ended, {}))
+            yield from self._deny(record, reason)
         if self.config.on_end is not None:
             yield ReportEnd(record, reason)
+
+    def _deny(self, record: Record, reason: str) -> Generator[Op, Any, None]:
+        """A deny entry for the session id, kept until the session's absolute expiry (when
+        the sweeper removes it: no cookie of that id can be live after it)."""
+        m = record.meta
+        ended = Meta(m.created_at, m.last_active, m.absolute_expires_at, m.absolute_expires_at, m.user,
+                     m.device, m.ip, ended=reason)
+        yield Create(Record(record.key, ended, {}))
 
     # -- revoking and sweeping ---------------------------------------------------------------
 
