@@ -305,3 +305,16 @@ def test_without_a_server_record_listing_and_revoking_say_why(clock):
         with pytest.raises(NotInCookieMode, match="revocation store"):
             asyncio.run(client.app.revoke(user="ada"))
         assert asyncio.run(client.app.sweep_all()) == 0
+
+
+def test_the_cookie_is_itsdangerous_format_both_ways(clock):
+    """Values signed by itsdangerous' own URLSafeTimedSerializer (same salt) verify, and
+    tether's verify with it: the fast reader is the same format, not a new one."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    theirs = URLSafeTimedSerializer([KEY], salt="tether.session")
+    live = ["A" * 43, clock.now, clock.now, clock.now + 600, clock.now + 3600, "ada", {"n": "é" * 50}, None, None]
+    codec = CookieCodec([KEY], clock=clock, max_size=4096)
+    sid, record = codec.read(theirs.dumps(live), max_age=None)
+    assert sid == "A" * 43 and record.meta.user == "ada" and record.data == {"n": "é" * 50}
+    assert theirs.loads(codec.write(sid, record, "tether")) == live

@@ -113,8 +113,10 @@ class CookieProtocol(Protocol):
         reissue = not passive and policy.wants_touch(record.meta, now)
         if reissue:
             record.meta = policy.touched(record.meta, now)
-        return CookieSession(config, record, sid=sid, reissue=reissue, check=self._checker(sid, record.meta, secure),
-                             now=now, secure=secure, snapshot=snapshot)
+        # Without a snapshot the session is never saved (the endpoints): no cap to guard.
+        check = self._checker(sid, record.meta, secure) if snapshot else None
+        return CookieSession(config, record, sid=sid, reissue=reissue, check=check, now=now, secure=secure,
+                             snapshot=snapshot)
 
     def _anonymous(self, now: float, secure: bool, reason: Any) -> Session:
         """No live session: a fresh anonymous one (its first write signs a new cookie)."""
