@@ -50,18 +50,14 @@ class _BaseRuntime:
     def __init__(self, settings: Settings) -> None:
         self.config = settings.config
         self.sweep_interval = settings.sweep_interval
-        store = settings.store
-        if getattr(store, "carries_record", False):
-            # Signed-cookie mode: the cookie is the record; the only store driven is the
-            # optional revocation store (without one, the protocol yields no operation).
+        if getattr(settings.store, "carries_record", False):
+            # Signed-cookie mode: the cookie is the record; the store only ever answers
+            # for its optional revocation store (without one, no operation is yielded).
             from ._cookie_mode import CookieProtocol
 
-            self.protocol: Protocol = CookieProtocol(settings.config, store)
-            store = store.revocations if store.revocations is not None else store
+            self.protocol: Protocol = CookieProtocol(settings.config, settings.store)
         else:
             self.protocol = Protocol(settings.config)
-        #: What the runtime's store serves: the settings' store, or cookie mode's revocations.
-        self.served = store
 
     def unavailable(self, exc: StoreUnavailable) -> Response:
         """The store is down or locked: log it, answer 503 with Retry-After (never "ended")."""
@@ -75,7 +71,7 @@ class Runtime(_BaseRuntime):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.store = as_sync_store(self.served)
+        self.store = as_sync_store(settings.store)
         self.sweeper = Sweeper(self.sweep_all, settings.sweep_interval)
 
     def run(self, gen: Generator[Op, Any, T]) -> T:
@@ -110,7 +106,7 @@ class AsyncRuntime(_BaseRuntime):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.store = as_async_store(self.served)
+        self.store = as_async_store(settings.store)
         self._sweeper: asyncio.Task[None] | None = None
         self._sweeping: asyncio.Future[int] | None = None
 

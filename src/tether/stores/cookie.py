@@ -29,6 +29,7 @@ from itsdangerous import BadData, BadSignature, SignatureExpired
 from .._clock import Clock
 from .._records import Meta, Record, hash_token, is_token
 from ..exceptions import ConfigurationError, CookieTooLarge, NotInCookieMode
+from .base import is_async_store
 
 #: What every browser keeps of one cookie (RFC 6265 §6.1 asks for at least 4096 bytes of
 #: name, value and attributes); a longer one is dropped by the browser without a word.
@@ -76,7 +77,6 @@ class SignedCookieStore:
     """
 
     carries_record = True
-    blocking = False
 
     def __init__(
         self,
@@ -86,39 +86,52 @@ class SignedCookieStore:
         max_size: int = MAX_COOKIE_BYTES,
     ) -> None:
         self.secret_keys = split_keys(secret_key)
+        if revocations is not None and is_async_store(revocations):
+            raise ConfigurationError("revocations must be a sync store (an async adapter runs it off the loop)")
         self.revocations = revocations
         if not 256 <= max_size <= MAX_COOKIE_BYTES:
             raise ConfigurationError(f"max_size must be between 256 and {MAX_COOKIE_BYTES} bytes")
         self.max_size = max_size
+        #: Memory revocations (or none) never block; a networked or file store does.
+        self.blocking = getattr(revocations, "blocking", True) if revocations is not None else False
 
-    def _unsupported(self, what: str) -> NotInCookieMode:
-        return NotInCookieMode(
-            f"signed-cookie mode cannot {what}: each session lives only in its browser's cookie"
-        )
+    # -- what the protocol asks of the revocation store (deny entries only) ----------------
+
+    def _revocations(self, what: str) -> Any:
+        if self.revocations is None:
+            raise self._unsupported(what)
+        return self.revocations
 
     def load(self, key: str) -> Record | None:
-        raise self._unsupported("load a session by key")
+        """A deny entry (a tombstone or a user's not-before mark), or None."""
+        return self._revocations("look up a deny entry without a revocation store").load(key)
 
     def save(self, record: Record, *, create: bool = False) -> bool:
-        raise self._unsupported("store a session")
+        return self._revocations("deny a session without a revocation store").save(record, create=create)
+
+    def sweep(self, now: float, limit: int = 100) -> list[Record]:
+        """Expired deny entries only: the sessions' own silent expiry is never seen."""
+        return [] if self.revocations is None else self.revocations.sweep(now, limit)
+
+    # -- what only a server-side store could answer --------------------------------------
+
+    def _unsupported(self, what: str) -> NotInCookieMode:
+        return NotInCookieMode(f"signed-cookie mode cannot {what}: each session lives only in its browser's cookie")
 
     def touch(self, key: str, meta: Meta) -> bool:
-        raise self._unsupported("store a session")
+        raise self._unsupported("touch a session on the server")
 
     def load_and_touch(self, key: str, now: float, policy: Any) -> Record | None:
         raise self._unsupported("load a session by key")
 
     def delete(self, key: str) -> Record | None:
-        raise self._unsupported("delete a session by key")
-
-    def sweep(self, now: float, limit: int = 100) -> list[Record]:
-        raise self._unsupported("sweep expired sessions (their silent expiry is never reported)")
+        raise self._unsupported("delete a session by key (revoke it instead)")
 
     def list_by_user(self, user: str) -> list[Record]:
         raise self._unsupported("list a user's sessions")
 
     def delete_by_user(self, user: str) -> list[Record]:
-        raise self._unsupported("delete a user's sessions")
+        raise self._unsupported("delete a user's sessions (revoke(user=...) them instead)")
 
     def count(self) -> int:
         raise self._unsupported("count sessions")

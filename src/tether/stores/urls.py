@@ -26,7 +26,8 @@ def open_store(url: str, *, asynchronous: bool = False, secret_key: Any = None) 
         from .cookie import SignedCookieStore
 
         rest = url[len("cookie:"):].removeprefix("//") if url.startswith("cookie://") else url[len("cookie:"):]
-        revocations = open_store(rest, asynchronous=asynchronous) if rest else None
+        # Sync, always: the cookie store hands it to the runtime, which runs it off the loop.
+        revocations = open_store(rest) if rest else None
         return SignedCookieStore(secret_key, revocations=revocations)
     if secret_key is not None:
         raise ConfigurationError("secret_key is a setting of signed-cookie mode: use the store URL cookie:")
