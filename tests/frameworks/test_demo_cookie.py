@@ -7,35 +7,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from typing import Iterator
 
 import httpx
 import pytest
 
-from .test_demo import free_port
+from .test_demo import start_demo
 
 
 @pytest.fixture(params=["starlette", "flask", "django"])
 def cookie_demo(request) -> Iterator[tuple[str, subprocess.Popen]]:
-    pytest.importorskip(request.param)
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "TETHER_SECRET_KEY"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tether", "demo", "--framework", request.param, "--port", str(port),
-         "--store", "cookie:", "--idle", "60", "--warn", "20"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            httpx.get(base + "/login", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+    base, proc = start_demo(request.param, "cookie:", env)
     yield base, proc
     proc.terminate()
     out, _ = proc.communicate(timeout=10)
