@@ -324,3 +324,13 @@ def test_the_cookie_is_itsdangerous_format_both_ways(clock):
     sid, record = codec.read(theirs.dumps(live), max_age=None)
     assert sid == "A" * 43 and record.meta.user == "ada" and record.data == {"n": "é" * 50}
     assert theirs.loads(codec.write(sid, record, "tether")) == live
+
+
+def test_the_cli_says_what_cookie_mode_cannot_do(monkeypatch, capsys):
+    from tether.cli import main
+
+    monkeypatch.setenv("TETHER_SECRET_KEY", KEY)
+    assert main(["sessions", "--store", "cookie:", "sweep"]) == 2
+    assert "expire silently in browsers and on_end never hears of it" in capsys.readouterr().err
+    assert main(["sessions", "--store", "cookie:", "list", "--user", "ada"]) == 2
+    assert "cannot list a user's sessions" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from ._policy import Policy
 from ._protocol import Config, Protocol, run_sync
-from .exceptions import ConfigurationError, TetherError
+from .exceptions import ConfigurationError, NotInCookieMode, TetherError
 from .stores.urls import open_store
 
 DEMO_STORE = "sqlite:///tether-demo.sqlite3"
@@ -145,6 +145,11 @@ def run_sessions(args: argparse.Namespace) -> int:
                 print(f"{count} session(s) revoked")
                 return 0 if count else 1
         elif args.action == "sweep":
+            if getattr(store, "carries_record", False):
+                raise NotInCookieMode(
+                    "signed-cookie mode has no sessions on the server to sweep: they expire silently in "
+                    "browsers and on_end never hears of it (the app's own sweeper removes expired deny entries)"
+                )
             hook = _load_hook(args.on_end)
             protocol = Protocol(Config(on_end=hook))
             total = 0
