@@ -179,7 +179,8 @@ def not_before_key(user: str) -> str:
 
 
 class CookieCodec:
-    """Cookie value ↔ :class:`Record`, signed with itsdangerous' ``URLSafeTimedSerializer``.
+    """Cookie value ↔ :class:`Record`: itsdangerous' ``URLSafeTimedSerializer`` format,
+    signed by its ``TimestampSigner`` (a value either one makes, the other reads).
 
     The payload is a compact JSON list (id, the meta's times, user, data, device, ip); the
     record's key is ``hash_token(id)``, what logout and revoke name in the revocation store.
