@@ -145,7 +145,7 @@ def run_sessions(args: argparse.Namespace) -> int:
                 print(f"{count} session(s) revoked")
                 return 0 if count else 1
         elif args.action == "sweep":
-            if getattr(store, "carries_record", False):
+            if getattr(store, "carries_record", False) is True:
                 raise NotInCookieMode(
                     "signed-cookie mode has no sessions on the server to sweep: they expire silently in "
                     "browsers and on_end never hears of it (the app's own sweeper removes expired deny entries)"
