@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ._records import Record
 from ._runtime import Runtime
-from .exceptions import TetherError
+from .exceptions import NotInCookieMode, TetherError
 
 Write = Callable[[str], Any]
 AddOptions = Callable[[argparse.ArgumentParser], None]
@@ -131,6 +131,11 @@ def run_action(runtime: Runtime, args: argparse.Namespace, write: Write) -> int:
             raise NotImplementedError(f"{type(runtime.store).__name__} has no SQL schema to print (PostgreSQL has)")
         write(schema().rstrip("\n"))
         return 0
+    if getattr(runtime.store, "carries_record", False) is True:
+        raise NotInCookieMode(
+            "signed-cookie mode has no sessions on the server to sweep: they expire silently in "
+            "browsers and on_end never hears of it (the app's own sweeper removes expired deny entries)"
+        )
     swept = runtime.sweep_all(args.batch)
     _report(write, as_json, "swept", swept, f"{swept} expired session(s) swept")
     return 0

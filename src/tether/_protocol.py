@@ -180,7 +180,7 @@ class Protocol:
         policy = config.policy_of(record.meta.user)
         reason = policy.end_reason(record.meta, now)
         if reason is not None:
-            yield from self._end(key, reason)
+            yield from self._end(record, reason)
             return Session(config, None, now=now, secure=secure, ended_reason=reason, clears_cookie=True)
         if slide_here and policy.wants_touch(record.meta, now):
             meta = policy.touched(record.meta, now)
@@ -200,9 +200,9 @@ class Protocol:
             bool(self._passive) and request.path.startswith(self._passive)
         )
 
-    def _end(self, key: str, reason: str) -> Generator[Op, Any, None]:
+    def _end(self, record: Record, reason: str) -> Generator[Op, Any, None]:
         """Claim the record; whoever claims it (and only they) reports the end."""
-        claimed = yield Delete(key)
+        claimed = yield Delete(record.key)
         if claimed is not None and self.config.on_end is not None:
             yield ReportEnd(claimed, reason)
 
@@ -212,7 +212,7 @@ class Protocol:
         record = session.record
         if session.wants_logout:
             if record is not None:
-                yield from self._end(record.key, "logout")
+                yield from self._end(record, "logout")
                 return [self._clear(secure)]
             return [self._clear(secure)] if session.clears_cookie else []
         user = session.wants_login
@@ -220,7 +220,7 @@ class Protocol:
             # Sign-in (or a first write to an anonymous session): always a new token.
             if record is not None:
                 if session.replaces:
-                    yield from self._end(record.key, "logout")
+                    yield from self._end(record, "logout")
                 else:
                     yield Delete(record.key)  # rotated: the same session, a new token
             token = new_token()
@@ -269,17 +269,22 @@ class Protocol:
         session = yield from self.open_session(request, passive=(name == "status"), snapshot=False)
         if name == "end":
             if session.record is not None:
-                yield from self._end(session.record.key, "logout")
+                yield from self._end(session.record, "logout")
             headers = [("set-cookie", self._clear(session.secure))]
             return self.json_response(200, {"state": "ended", "reason": "logout"}, headers)
         if session.record is None:
             headers = [("set-cookie", self._clear(session.secure))] if session.clears_cookie else []
             response = self.json_response(401, {"state": "ended", "reason": session.ended_reason or "none"}, headers)
         else:
-            response = self.json_response(200, session.state())
+            response = self.json_response(200, session.state(), self.live_cookies(session))
         if method == "HEAD":
             response.body = b""
         return response
+
+    def live_cookies(self, session: Session) -> Sequence[tuple[str, str]]:
+        """Set-Cookie headers for an endpoint's answer about a live session: none here (the
+        cookie is a token that never changes); signed-cookie mode re-issues a slid one."""
+        return ()
 
     # -- the client script -------------------------------------------------------------------
 

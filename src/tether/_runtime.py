@@ -49,8 +49,15 @@ class _BaseRuntime:
 
     def __init__(self, settings: Settings) -> None:
         self.config = settings.config
-        self.protocol = Protocol(settings.config)
         self.sweep_interval = settings.sweep_interval
+        if getattr(settings.store, "carries_record", False) is True:  # not a mock answering any name
+            # Signed-cookie mode: the cookie is the record; the store only ever answers
+            # for its optional revocation store (without one, no operation is yielded).
+            from ._cookie_mode import CookieProtocol
+
+            self.protocol: Protocol = CookieProtocol(settings.config, settings.store)
+        else:
+            self.protocol = Protocol(settings.config)
 
     def unavailable(self, exc: StoreUnavailable) -> Response:
         """The store is down or locked: log it, answer 503 with Retry-After (never "ended")."""

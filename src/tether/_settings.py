@@ -19,7 +19,7 @@ from .exceptions import ConfigurationError
 
 POLICY_KEYS = frozenset(f.name for f in dataclasses.fields(Policy))
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config)) - {"policy"}
-ADAPTER_KEYS = frozenset({"store", "sweep_interval", "policy"})
+ADAPTER_KEYS = frozenset({"store", "sweep_interval", "policy", "secret_key"})
 KNOWN_KEYS = POLICY_KEYS | CONFIG_KEYS | ADAPTER_KEYS
 
 
@@ -49,6 +49,7 @@ def build_settings(
     - ``store``: a store instance or a store URL, opened as its async twin when
       ``asynchronous`` (default: a SQLite file in the working directory).
     - ``policy`` (a :class:`Policy`) or its fields (``idle_timeout``, ...), not both.
+    - ``secret_key``: signed-cookie mode's key(s), with ``store="cookie:"``.
     - ``sweep_interval``: seconds, or None for no sweeper thread.
     - every other :class:`Config` field; ``on_end`` and ``clock`` may be dotted paths.
     """
@@ -75,7 +76,9 @@ def build_settings(
     if isinstance(store, str):
         from .stores.urls import open_store
 
-        store = open_store(store, asynchronous=asynchronous)
+        store = open_store(store, asynchronous=asynchronous, secret_key=values.get("secret_key"))
+    elif values.get("secret_key") is not None:
+        raise ConfigurationError(f"{spell('secret_key')} is for signed-cookie mode: set {spell('store')} to 'cookie:'")
     elif store is not None and not callable(getattr(store, "load", None)):
         raise ConfigurationError(f"{spell('store')} must be a store or a store URL, got {type(store).__name__}")
     sweep_interval = values.get("sweep_interval", 60.0)

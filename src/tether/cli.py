@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import os
+import secrets
 import sys
 from typing import NoReturn, Sequence
 
@@ -91,6 +92,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     policy = Policy(idle_timeout=args.idle, absolute_timeout=args.absolute, warn_before=args.warn)
+    if args.store == "cookie:":
+        # Signed-cookie mode needs a key and, to sign out everywhere, a revocation store.
+        args.store = "cookie:memory://"
+        if not os.environ.get("TETHER_SECRET_KEY"):
+            os.environ["TETHER_SECRET_KEY"] = secrets.token_urlsafe(32)
+            print("signed-cookie mode: a random key for this run (cookies end with it); set TETHER_SECRET_KEY to keep one")
     settings = DemoSettings(policy=policy, store_url=args.store, framework=args.framework)
     print(f"tether demo ({args.framework}) on http://{args.host}:{args.port}/ — store {args.store}", flush=True)
     if args.framework == "starlette":

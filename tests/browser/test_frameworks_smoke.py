@@ -16,12 +16,15 @@ from tests.browser.conftest import RECORDER, on_login
 from tests.test_demo_and_cli import free_port, wait_until
 
 
-@pytest.fixture(params=["starlette", "flask", "django"])
+@pytest.fixture(params=["starlette", "flask", "django", "starlette-cookie"])
 def demo_site(request, tmp_path):
+    """Each framework over SQLite, and Starlette once in signed-cookie mode (issue 9)."""
+    framework, _, mode = request.param.partition("-")
+    store = "cookie:" if mode == "cookie" else f"sqlite:///{tmp_path / 'smoke.db'}"
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tether", "demo", "--framework", request.param, "--port", str(port),
-         "--store", f"sqlite:///{tmp_path / 'smoke.db'}", "--idle", "8", "--warn", "3", "--absolute", "600"],
+        [sys.executable, "-m", "tether", "demo", "--framework", framework, "--port", str(port),
+         "--store", store, "--idle", "8", "--warn", "3", "--absolute", "600"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -1,7 +1,10 @@
 """Protocol conformance (DESIGN §4) through real adapters, every row and every refusal.
 
 Parametrised over every adapter in ``tests.apps.FACTORIES`` and over the memory and
-SQLite and Redis stores (a private redis-server), plus ASGI over a native async store (``async-memory``). Time is a FakeClock shared by the server and the test.
+SQLite, Redis and PostgreSQL stores (private servers), plus ASGI over a native async
+store (``async-memory``), plus signed-cookie mode (``cookie``: the session is in the
+cookie; ``store`` is then its revocation store, so a test about store traffic branches on
+``server.cookie_mode`` with the reason). Time is a FakeClock shared by the server and the test.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 
 from tether import AsyncMemoryStore, Policy, hash_token
+from tether.stores.cookie import CookieCodec, SignedCookieStore
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
@@ -29,6 +33,11 @@ class Server:
     store: CountingStore
     clock: FakeClock
     ended: list[tuple[str, str]]
+    codec: CookieCodec | None = None
+
+    @property
+    def cookie_mode(self) -> bool:
+        return self.codec is not None
 
     def login(self, user: str = "ada") -> str:
         response = self.client.post("/login", json={"user": user})
@@ -49,27 +58,54 @@ class Server:
     def status(self):
         return self.client.get("/_tether/status")
 
+    def key(self, token: str) -> str:
+        """The session's record key (what ``on_end`` sees): the token's hash, or in cookie
+        mode the hash of the session id the signed cookie carries."""
+        if self.codec is None:
+            return hash_token(token)
+        opened = self.codec.read(token, max_age=None)
+        assert opened is not None
+        return opened[1].key
+
     def record(self, token: str | None = None):
-        return self.store.load(hash_token(token or self.token()))
+        """The session's record: from the store, or (cookie mode) as the browser now
+        carries it (the cookie of ``token``'s session id, re-signed since), None when the
+        revocation store denies that id."""
+        if self.codec is None:
+            return self.store.load(hash_token(token or self.token()))
+        opened = self.codec.read(token or self.token(), max_age=None)
+        if opened is None or self.store.load(opened[1].key) is not None:
+            return None
+        current = self.codec.read(self.token() or "", max_age=None)
+        record = current[1] if current is not None and current[0] == opened[0] else opened[1]
+        # An expired cookie names no live session, as an expired record is claimed.
+        return None if POLICY.end_reason(record.meta, self.clock.now) else record
 
 
 #: Every adapter over the sync stores; ASGI also over a native async store (no thread
 #: hop: the store's coroutines are awaited on the loop).
-VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in STORE_KINDS] + [("asgi", "async-memory")]
+VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in (*STORE_KINDS, "cookie")] + [
+    ("asgi", "async-memory")
+]
+COOKIE_KEY = "conformance-signing-key-0123456789"
 
 
 @pytest.fixture(params=VARIANTS, ids=[f"{adapter}-{kind}" for adapter, kind in VARIANTS])
 def server(request, clock, tmp_path):
     adapter, kind = request.param
-    inner = make_store("memory" if kind == "async-memory" else kind, request, tmp_path)
+    inner = make_store("memory" if kind in ("async-memory", "cookie") else kind, request, tmp_path)
     store = CountingStore(inner)  # what the test inspects: every call the adapter makes
-    served = AsyncMemoryStore(store) if kind == "async-memory" else store
+    served: Any = AsyncMemoryStore(store) if kind == "async-memory" else store
+    codec = None
+    if kind == "cookie":
+        served = SignedCookieStore(COOKIE_KEY, revocations=store)
+        codec = CookieCodec(served.secret_keys, clock=clock, max_size=served.max_size)
     ended: list[tuple[str, str]] = []
     client = FACTORIES[adapter](
         served, clock, policy=POLICY, on_end=lambda record, reason: ended.append((record.key, reason))
     )
     with client:
-        yield Server(client, store, clock, ended)
+        yield Server(client, store, clock, ended, codec)
     inner.close()
 
 
@@ -98,10 +134,17 @@ def test_heartbeat_answers_state_and_slides_idle_expiry(server):
 
 
 def test_heartbeat_never_sends_set_cookie(server):
-    server.login()
+    token = server.login()
     server.clock.advance(100)
     response = server.beat()
     assert response.status_code == 200
+    if server.cookie_mode:
+        # The cookie is the record: sliding the idle expiry can only be a re-signed cookie
+        # of the same session id; within the granularity nothing slides, nothing is sent.
+        assert server.key(server.token()) == server.key(token) and server.token() != token
+        server.clock.advance(29)
+        assert "set-cookie" not in server.beat().headers
+        return
     assert "set-cookie" not in response.headers
 
 
@@ -137,7 +180,7 @@ def test_end_logs_out_and_clears_cookie(server):
     assert assert_json(response, 200) == {"state": "ended", "reason": "logout"}
     assert "Max-Age=0" in response.headers["set-cookie"]
     assert server.record(token) is None
-    assert server.ended == [(hash_token(token), "logout")]
+    assert server.ended == [(server.key(token), "logout")]
     server.plant(token)
     assert assert_json(server.status(), 401) == {"state": "ended", "reason": "none"}
 
@@ -163,8 +206,13 @@ def test_idle_timeout_ends_session(server):
     response = server.status()
     assert assert_json(response, 401) == {"state": "ended", "reason": "idle"}
     assert "Max-Age=0" in response.headers["set-cookie"]
+    if server.cookie_mode:
+        # Expiry is never reported in cookie mode (docs/cookie-mode.md): the server keeps
+        # no record to claim, so any copy of the cookie could report it again.
+        assert server.ended == []
+        return
     assert server.record(token) is None
-    assert server.ended == [(hash_token(token), "idle")]
+    assert server.ended == [(server.key(token), "idle")]
 
 
 def test_idle_timeout_enforced_on_ordinary_requests(server):
@@ -185,7 +233,8 @@ def test_absolute_timeout_is_never_extended_by_heartbeats(server):
         assert body["absolute_remaining"] == 3600 - (server.clock.now - start)
     server.clock.advance(100)  # exactly 3600 s after sign-in
     assert assert_json(server.beat(), 401) == {"state": "ended", "reason": "absolute"}
-    assert server.ended[0][1] == "absolute"
+    # Cookie mode never reports expiry (see test_idle_timeout_ends_session).
+    assert server.ended == [] if server.cookie_mode else server.ended[0][1] == "absolute"
 
 
 def test_idle_expiry_never_passes_absolute(server):
@@ -207,7 +256,9 @@ def test_login_starts_new_window_with_new_token(server):
     body = assert_json(server.status(), 200)
     assert body["absolute_remaining"] == 3600.0
     server.plant(old)
-    assert assert_json(server.status(), 401)["reason"] == "none"
+    # A store claimed the idle record, so its token is unknown; a signed cookie still says
+    # it idled out 2400 s ago (its meta is signed in it).
+    assert assert_json(server.status(), 401)["reason"] == ("idle" if server.cookie_mode else "none")
 
 
 def test_login_carries_data_over(server):
@@ -223,7 +274,7 @@ def test_logout_route_ends_session(server):
     response = server.client.post("/logout")
     assert "Max-Age=0" in response.headers["set-cookie"]
     assert server.record(token) is None
-    assert server.ended == [(hash_token(token), "logout")]
+    assert server.ended == [(server.key(token), "logout")]
 
 
 def vary(response) -> list[str]:
@@ -244,6 +295,18 @@ def test_pages_of_a_session_cookie_vary_on_cookie_merged_with_the_apps_vary(serv
 
 def test_activity_writes_at_most_once_per_granularity(server):
     token = server.login()
+    if server.cookie_mode:
+        # The write is a re-signed cookie; the store (revocations) is only ever read.
+        issued = []
+        for _ in range(29):
+            server.clock.advance(1)
+            issued += [r.headers.get("set-cookie") for r in (server.client.get("/whoami"), server.beat())]
+        assert issued == [None] * 58
+        server.clock.advance(1)  # 30 s: the granularity
+        assert "set-cookie" in server.client.get("/whoami").headers
+        assert server.store.writes() == 0
+        assert server.record(token).meta.last_active == server.clock.now
+        return
     server.store.reset()
     for _ in range(29):
         server.clock.advance(1)
@@ -261,7 +324,12 @@ def test_heartbeat_is_one_read_and_one_meta_write(server):
     server.login()
     server.clock.advance(100)
     server.store.reset()
-    server.beat()
+    response = server.beat()
+    if server.cookie_mode:
+        # Two reads of the revocation store (the id's deny entry, the user's not-before);
+        # the meta write is the re-signed cookie.
+        assert server.store.calls == {"load": 2} and "set-cookie" in response.headers
+        return
     assert server.store.calls == {"load": 1, "touch": 1}
 
 
@@ -274,7 +342,10 @@ def test_passive_requests_never_slide(server):
     server.status()
     assert server.store.writes() == 0
     assert server.record(token).meta.last_active == server.clock.now - 100
-    server.client.get("/whoami")
+    response = server.client.get("/whoami")
+    if server.cookie_mode:  # the slide is a re-signed cookie, not a store write
+        assert "set-cookie" in response.headers and server.record(token).meta.last_active == server.clock.now
+        return
     assert server.store.calls["touch"] == 1
 
 
@@ -308,10 +379,19 @@ def test_sweep_reports_each_expired_session_once(server):
     from tether._protocol import Config
 
     ended: list[tuple[str, str]] = []
-    protocol = Protocol(Config(policy=POLICY, clock=server.clock, on_end=lambda r, why: ended.append((r.key, why))))
+    config = Config(policy=POLICY, clock=server.clock, on_end=lambda r, why: ended.append((r.key, why)))
+    if server.cookie_mode:
+        # The sessions are in three browsers' cookies: the server cannot see them expire,
+        # so the sweep (of the revocation store) claims nothing and reports nothing.
+        from tether._cookie_mode import CookieProtocol
+
+        protocol = CookieProtocol(config, SignedCookieStore(COOKIE_KEY, revocations=store))
+        assert run_sync(protocol.sweep(), store, config.on_end) == 0 and ended == []
+        return
+    protocol = Protocol(config)
     assert run_sync(protocol.sweep(), store, protocol.config.on_end) == 3
     assert run_sync(protocol.sweep(), store, protocol.config.on_end) == 0
-    assert sorted(ended) == sorted((hash_token(t), "idle") for t in tokens)
+    assert sorted(ended) == sorted((server.key(t), "idle") for t in tokens)
 
 
 # -- refusals, in order ---------------------------------------------------------------------
@@ -465,6 +545,10 @@ def test_unknown_token_is_never_adopted_by_ordinary_requests(server):
     assert response.status_code == 200
     # A session was created for the data, under a fresh token, not the planted one.
     issued = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    if server.cookie_mode:  # the issued cookie is the record, signed; the planted one is nothing
+        assert server.record(issued).data == {"a": 1} and server.codec.read(planted, max_age=None) is None
+        assert server.store.count() == 0
+        return
     assert issued != planted and server.store.load(hash_token(issued)) is not None
     assert server.store.load(hash_token(planted)) is None
 
@@ -509,7 +593,8 @@ def test_cookie_defaults(server):
     response = server.client.post("/login", json={"user": "ada"})
     cookie = response.headers["set-cookie"]
     parts = [p.strip() for p in cookie.split(";")]
-    assert parts[0].startswith("tether=") and len(parts[0]) == len("tether=") + 43
+    # A token is 43 characters; in cookie mode the value is the signed record.
+    assert parts[0].startswith("tether=") and (server.cookie_mode or len(parts[0]) == len("tether=") + 43)
     assert "HttpOnly" in parts and "SameSite=Lax" in parts and "Path=/" in parts
     assert not any(p.lower().startswith(("max-age", "expires", "domain")) for p in parts)
     assert "Secure" not in parts  # plain http
@@ -552,7 +637,7 @@ def test_login_as_someone_else_ends_the_first_session_and_drops_its_data(server)
     second = server.login("bob")
     assert second != first and server.record(first) is None
     assert server.client.get("/whoami").json() == {"user": "bob", "data": {}, "ended": None}
-    assert server.ended == [(hash_token(first), "logout")]
+    assert server.ended == [(server.key(first), "logout")]
 
 
 def test_login_again_as_the_same_user_rotates_without_ending(server):

@@ -20,14 +20,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(params=["flask", "django"])
-def demo(request, tmp_path) -> Iterator[str]:
-    pytest.importorskip(request.param)
+def start_demo(framework: str, store: str, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    """``tether demo`` in a subprocess, answering: (its base URL, the process)."""
+    pytest.importorskip(framework)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tether", "demo", "--framework", request.param, "--port", str(port),
-         "--store", f"sqlite:///{tmp_path / 'demo.db'}", "--idle", "60", "--warn", "20"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "tether", "demo", "--framework", framework, "--port", str(port),
+         "--store", store, "--idle", "60", "--warn", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -38,6 +38,12 @@ def demo(request, tmp_path) -> Iterator[str]:
         except httpx.TransportError:
             time.sleep(0.05)
     assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+    return base, proc
+
+
+@pytest.fixture(params=["flask", "django"])
+def demo(request, tmp_path) -> Iterator[str]:
+    base, proc = start_demo(request.param, f"sqlite:///{tmp_path / 'demo.db'}")
     yield base
     proc.terminate()
     proc.wait(timeout=10)

@@ -19,6 +19,7 @@ except ImportError as exc:
     raise missing_extra(exc, "demo,django") from None
 
 from .._records import Record
+from ..exceptions import NotInCookieMode
 from ..stores.urls import open_store
 from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
@@ -105,9 +106,13 @@ def routes(settings: DemoSettings) -> list[Any]:
         return page(request, "form.html", saved=saved)
 
     def sessions_page(request: HttpRequest, session: Any, revoked: str | None = None) -> HttpResponse:
-        records = runtime().store.list_by_user(session.user)
+        try:
+            records, unlisted = runtime().store.list_by_user(session.user), None
+        except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
+            records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
-        return page(request, "sessions.html", rows=session_rows(records, current, session.now), revoked=revoked)
+        rows = session_rows(records, current, session.now)
+        return page(request, "sessions.html", rows=rows, revoked=revoked, unlisted=unlisted)
 
     @signed_in("/sessions")
     def sessions(request: HttpRequest, session: Any) -> HttpResponse:
@@ -116,6 +121,10 @@ def routes(settings: DemoSettings) -> list[Any]:
     @signed_in("/sessions", ("POST",))
     def revoke(request: HttpRequest, session: Any) -> HttpResponse:
         tether = runtime()
+        if request.POST.get("everywhere"):
+            tether.revoke(user=session.user)
+            session.logout()
+            return see_other("/login")
         key = request.POST.get("key", "")
         record = tether.store.load(key) if key else None
         if record is None or record.meta.user != session.user:

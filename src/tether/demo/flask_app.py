@@ -18,6 +18,7 @@ except ImportError as exc:
 from .._records import Record
 from .._safety import safe_next
 from ..contrib.flask import Tether, cross_site_refusal, current_session
+from ..exceptions import NotInCookieMode
 from ..stores.urls import open_store
 from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
@@ -102,6 +103,10 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
         if request.method == "POST":
             if (refusal := refused()) is not None:
                 return refusal
+            if request.form.get("everywhere"):
+                tether.revoke(user=session.user)
+                session.logout()
+                return redirect("/login", code=303)
             key = request.form.get("key", "")
             record = tether.store.load(key) if key else None
             if record is None or record.meta.user != session.user:
@@ -111,9 +116,13 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
                 session.logout()
                 return redirect("/login", code=303)
             revoked = key[:10]
-        records = tether.store.list_by_user(session.user)
+        try:
+            records, unlisted = tether.store.list_by_user(session.user), None
+        except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
+            records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
-        return page("sessions.html", rows=session_rows(records, current, session.now), revoked=revoked)
+        return page("sessions.html", rows=session_rows(records, current, session.now), revoked=revoked,
+                    unlisted=unlisted)
 
     options.setdefault("on_end", log_end)
     Tether(app, store=open_store(settings.store_url), policy=settings.policy, prefix=settings.prefix, **options)

@@ -16,6 +16,7 @@ from .._protocol import Record
 from .._safety import safe_next
 from ..asgi import TetherMiddleware
 from ..contrib.starlette import cross_site_refusal
+from ..exceptions import NotInCookieMode
 from ..stores.urls import open_store
 from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
 
@@ -85,7 +86,12 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
         if request.method == "POST":
             if (refusal := refused(request)) is not None:
                 return refusal
-            key = str((await request.form()).get("key") or "")
+            form = await request.form()
+            if form.get("everywhere"):
+                await middleware.revoke(user=session.user)
+                session.logout()
+                return RedirectResponse("/login", status_code=303)
+            key = str(form.get("key") or "")
             record = await middleware.store.load(key) if key else None
             if record is None or record.meta.user != session.user:
                 return page(request, "error.html", 404, status=404, message="No such session of yours.")
@@ -94,9 +100,13 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
                 session.logout()
                 return RedirectResponse("/login", status_code=303)
             revoked = key[:10]
-        records = await middleware.store.list_by_user(session.user)
+        try:
+            records, unlisted = await middleware.store.list_by_user(session.user), None
+        except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
+            records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
-        return page(request, "sessions.html", rows=session_rows(records, current, session.now), revoked=revoked)
+        rows = session_rows(records, current, session.now)
+        return page(request, "sessions.html", rows=rows, revoked=revoked, unlisted=unlisted)
 
     app = Starlette(
         routes=[
