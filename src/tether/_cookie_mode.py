@@ -55,7 +55,7 @@ class CappedData(dict):  # type: ignore[type-arg]
     def setdefault(self, key: str, default: Any = None) -> Any:
         return self._guarded(lambda: dict.setdefault(self, key, default))
 
-    def __ior__(self, other: Any) -> CappedData:
+    def __ior__(self, other: Any) -> CappedData:  # type: ignore[misc]  # dict's |= returns Self
         self.update(other)
         return self
 
@@ -103,7 +103,7 @@ class CookieProtocol(Protocol):
             return self._anonymous(now, secure, "none")
         sid, record = opened
         policy = config.policy_of(record.meta.user)
-        reason = policy.end_reason(record.meta, now)
+        reason: str | None = policy.end_reason(record.meta, now)
         if reason is None and self.revocable:
             reason = yield from self._denied(record)
         if reason is not None:

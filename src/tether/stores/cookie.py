@@ -105,10 +105,12 @@ class SignedCookieStore:
 
     def load(self, key: str) -> Record | None:
         """A deny entry (a tombstone or a user's not-before mark), or None."""
-        return self._revocations("look up a deny entry without a revocation store").load(key)
+        entry: Record | None = self._revocations("look up a deny entry without a revocation store").load(key)
+        return entry
 
     def save(self, record: Record, *, create: bool = False) -> bool:
-        return self._revocations("deny a session without a revocation store").save(record, create=create)
+        saved: bool = self._revocations("deny a session without a revocation store").save(record, create=create)
+        return saved
 
     def sweep(self, now: float, limit: int = 100) -> list[Record]:
         """Expired deny entries only: the sessions' own silent expiry is never seen."""
@@ -211,7 +213,7 @@ class CookieCodec:
 
         # itsdangerous takes the keys oldest first and signs with the last. One signer for
         # every request; payloads are itsdangerous' URL-safe serializer format (below).
-        oldest_first = list(reversed(keys))
+        oldest_first: list[Any] = list(reversed(keys))
         self._signer = ClockSigner(oldest_first, salt=_SALT)
         # Verification, the hot path, checks the same signature as the signer's
         # ``unsign`` (HMAC-SHA1 with each derived key over ``payload.timestamp``) in a
