@@ -10,14 +10,19 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := chromium redis-server redis-tools nodejs npm postgresql
 BENCH_APT_PACKAGES := wrk
 
-.PHONY: demo test test-fast docs bench bench-deps system-deps venv js-deps clean
+.PHONY: demo test lint test-fast docs bench bench-deps system-deps venv js-deps clean
 
 demo: venv
 	$(PY) -m tether demo
 
-test: system-deps venv js-deps
+test: system-deps venv js-deps lint
 	node --test tests/js/*.test.js
 	CI=$${CI:-} $(PY) -m pytest -q
+
+# Static checks, configured in pyproject.toml: mypy --strict on src/tether, ruff everywhere.
+lint: venv
+	$(PY) -m mypy
+	$(PY) -m ruff check
 
 # Tests without the real browser (quick feedback while developing).
 test-fast: venv
