@@ -10,6 +10,7 @@ A public module of its own so that a hook can ``match`` on the classes::
                 audit.write("revoked", event.key[:8])
 """
 
+from . import _events
 from ._events import (
     Event,
     HeartbeatAnswered,
@@ -23,15 +24,5 @@ from ._events import (
     TouchWritten,
 )
 
-__all__ = [
-    "Event",
-    "OnEvent",
-    "SessionStarted",
-    "HeartbeatAnswered",
-    "TouchWritten",
-    "SessionEnded",
-    "Refused",
-    "StoreFailed",
-    "SweepRan",
-    "Metrics",
-]
+#: The public names: everything in the private module but the internal ``emit``.
+__all__ = [name for name in _events.__all__ if name != "emit"]
