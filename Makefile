@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := demo,redis,postgres,cookie,flask,django,test,bench,docs
+EXTRAS := demo,redis,postgres,cookie,flask,django,prometheus,test,bench,docs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := chromium redis-server redis-tools nodejs npm postgresql
 BENCH_APT_PACKAGES := wrk

@@ -6,6 +6,9 @@ Routes (besides tether's own endpoints):
   page under a configured passive path.
 - ``POST /login`` (JSON ``{"user": ...}``): sign in; ``POST /logout``: sign out.
 - ``POST /data`` (JSON object): merge into the session data.
+- ``POST /end-others``: ``end_other_sessions()``.
+
+A client's ``runtime`` attribute is the adapter's runtime (for revoking and sweeping).
 
 A factory takes ``(store, clock, **config)`` with a *sync* store and returns an
 ``httpx.Client``-like client whose base URL is ``http://testserver``. Other adapters
@@ -44,6 +47,11 @@ async def logout(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+async def end_others(request: Request) -> JSONResponse:
+    request.scope["tether"].end_other_sessions()
+    return JSONResponse({"ok": True})
+
+
 async def data(request: Request) -> JSONResponse:
     request.session.update(await request.json())
     return JSONResponse({"ok": True})
@@ -57,6 +65,7 @@ def starlette_app(store: Any, clock: Any, **config: Any) -> Any:
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),
             Route("/data", data, methods=["POST"]),
+            Route("/end-others", end_others, methods=["POST"]),
         ]
     )
     config.setdefault("passive_paths", PASSIVE)
@@ -64,7 +73,9 @@ def starlette_app(store: Any, clock: Any, **config: Any) -> Any:
 
 
 def asgi_client(store: Any, clock: Any, **config: Any) -> TestClient:
-    return TestClient(starlette_app(store, clock, **config), base_url="http://testserver")
+    client = TestClient(starlette_app(store, clock, **config), base_url="http://testserver")
+    client.runtime = client.app  # what revokes and sweeps (tests/conformance/test_events.py)
+    return client
 
 
 FACTORIES: dict[str, Callable[..., Any]] = {"asgi": asgi_client}

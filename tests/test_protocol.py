@@ -14,7 +14,7 @@ from typing import Any, Generator
 import pytest
 
 from tether import Config, Policy, Protocol, Request, Response, Session, hash_token, new_token
-from tether._ops import Create, Delete, DeleteByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
+from tether._ops import Create, Delete, DeleteByUser, ListByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
 from tether._records import Record
 from tether.testing import FakeClock, make_record
 
@@ -146,13 +146,38 @@ def test_sign_out_claims_and_reports_logout(clock: FakeClock) -> None:
     assert "Max-Age=0" in cookies[0]
 
 
-def test_revoke_by_key_and_by_user(clock: FakeClock) -> None:
+def tombstone(record: Record, clock: FakeClock) -> Create:
+    """What revoking writes in a record's place: no user, no data, ``ended="revoked"``,
+    kept one idle timeout so the revoked browser learns why."""
+    expires = clock.now + POLICY.idle_timeout
+    meta = replace(record.meta, user=None, ended="revoked", idle_expires_at=expires, absolute_expires_at=expires)
+    return Create(Record(record.key, meta, {}))
+
+
+def test_revoke_by_key_and_by_user_leaves_tombstones(clock: FakeClock) -> None:
     protocol = protocol_for(clock)
     _, record = signed_in(clock)
-    assert drive(protocol.revoke(record.key), record, None) == ([Delete(record.key), ReportEnd(record, "revoked")], 1)
-    ops, count = drive(protocol.revoke(user="ada"), [record, record], None, None)
-    assert ops == [DeleteByUser("ada"), ReportEnd(record, "revoked"), ReportEnd(record, "revoked")]
+    ended = ReportEnd(record, "revoked")
+    assert drive(protocol.revoke(record.key), record, True, None) == ([Delete(record.key), tombstone(record, clock), ended], 1)
+    ops, count = drive(protocol.revoke(user="ada"), [record, record], True, None, True, None)
+    assert ops == [DeleteByUser("ada"), tombstone(record, clock), ended, tombstone(record, clock), ended]
     assert count == 2
+
+
+def test_revoke_all_but_one_lists_and_claims_each_other(clock: FakeClock) -> None:
+    _, kept = signed_in(clock)
+    _, other = signed_in(clock)
+    ops, count = drive(protocol_for(clock).revoke(user="ada", keep=kept.key), [kept, other], other, True, None)
+    assert ops == [ListByUser("ada"), Delete(other.key), tombstone(other, clock), ReportEnd(other, "revoked")]
+    assert count == 1
+
+
+def test_a_tombstone_is_never_reported_twice(clock: FakeClock) -> None:
+    _, record = signed_in(clock)
+    dead = tombstone(record, clock).record
+    assert drive(protocol_for(clock).revoke(dead.key), dead, True) == ([Delete(dead.key), Create(dead)], 0)
+    clock.advance(POLICY.idle_timeout)
+    assert drive(protocol_for(clock).sweep(50), [dead]) == ([Sweep(clock.now, 50)], 1)
 
 
 def test_sweep_claims_a_batch_and_reports_each_reason(clock: FakeClock) -> None:
@@ -166,7 +191,7 @@ def test_sweep_claims_a_batch_and_reports_each_reason(clock: FakeClock) -> None:
 def test_without_on_end_nothing_is_reported(clock: FakeClock) -> None:
     protocol = Protocol(Config(policy=POLICY, clock=clock))
     _, record = signed_in(clock)
-    assert drive(protocol.revoke(record.key), record) == ([Delete(record.key)], 1)
+    assert drive(protocol.revoke(record.key), record, True) == ([Delete(record.key), tombstone(record, clock)], 1)
 
 
 def test_an_endpoint_answer_is_a_response(clock: FakeClock) -> None:

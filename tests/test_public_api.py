@@ -10,7 +10,7 @@ def test_public_names():
             "EndReason", "new_token", "hash_token", "Store", "AsyncStore", "MemoryStore",
             "AsyncMemoryStore", "SQLiteStore", "AsyncSQLiteStore", "TetherMiddleware", "Protocol",
             "Request", "Response", "run_sync", "run_async", "TetherError", "ConfigurationError",
-            "StoreUnavailable", "script_tag", "safe_next", "cross_site_refusal",
+            "StoreUnavailable", "script_tag", "safe_next", "cross_site_refusal", "Metrics", "device_label",
         ]
     )
     for name in tether.__all__:

@@ -5,6 +5,8 @@ from ._clock import Clock, system_clock
 from ._policy import EndReason, Policy
 from ._config import Config
 from ._drive import run_async, run_sync
+from ._device import device_label
+from ._events import Metrics
 from ._protocol import Protocol, Request, Response
 from ._session import Session
 from ._records import Meta, Record, hash_token, new_token
@@ -52,6 +54,9 @@ __all__ = [
     "run_sync",
     "run_async",
     "script_tag",
+    # operating it
+    "Metrics",
+    "device_label",
     # safety for the app's own pages
     "safe_next",
     "cross_site_refusal",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ._clock import Clock, system_clock
+from ._events import OnEvent
 from ._policy import Policy
 from ._records import Record
 from .exceptions import ConfigurationError
@@ -28,6 +29,13 @@ class Config:
     - ``trusted_origins``: other origins allowed to POST to the endpoints (e.g. a sibling
       subdomain, or the public origin when a proxy changes scheme or host).
     - ``on_end(record, reason)``: called once per ended session (sync or async callable).
+    - ``on_event(event)``: called with each :mod:`tether.events` event (sign-ins,
+      heartbeats, touches, ends, refusals, store failures, sweeps); e.g. a
+      :class:`tether.Metrics`. Called inline: keep it quick. None costs nothing.
+    - ``record_ip``: keep the client address at sign-in in ``Meta.ip`` (off: privacy).
+      It is the address the server saw; behind a proxy, that is the proxy's unless the
+      server is told to trust forwarded headers (uvicorn ``--forwarded-allow-ips``,
+      werkzeug ``ProxyFix``).
     - ``login_url``: where the browser client sends people whose session ended.
     - ``policy_for(user)``: a per-user policy (e.g. shorter timeouts for administrators);
       called with the signed-in user id (None for anonymous sessions). The browser always
@@ -44,6 +52,8 @@ class Config:
     trusted_origins: Sequence[str] = ()
     login_url: str = "/login"
     on_end: OnEnd | None = None
+    on_event: OnEvent | None = None
+    record_ip: bool = False
     policy_for: Callable[[str | None], Policy] | None = None
     clock: Clock = system_clock
     retry_after: int = 5
@@ -65,6 +75,8 @@ class Config:
                 raise ConfigurationError(f"trusted origin {origin!r} must look like 'https://host[:port]'")
         if self.on_end is not None and not callable(self.on_end):
             raise ConfigurationError("on_end must be callable as on_end(record, reason)")
+        if self.on_event is not None and not callable(self.on_event):
+            raise ConfigurationError("on_event must be callable as on_event(event)")
 
     def policy_of(self, user: str | None) -> Policy:
         """The policy in force for ``user`` (``policy_for``'s, or the one policy)."""

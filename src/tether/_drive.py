@@ -12,8 +12,9 @@ import inspect
 import logging
 from typing import Any, Callable, Generator, TypeVar
 
-from ._ops import Create, Delete, DeleteByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
-from ._records import Record
+from ._events import OnEvent, SessionEnded, emit
+from ._ops import Create, Delete, DeleteByUser, Emit, ListByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
+from ._records import Record, short_key
 
 logger = logging.getLogger("tether")
 
@@ -38,6 +39,8 @@ def perform(store: Any, op: Op) -> Any:
             return store.save(op.record, create=True)
         case Delete():
             return store.delete(op.key)
+        case ListByUser():
+            return store.list_by_user(op.user)
         case DeleteByUser():
             return store.delete_by_user(op.user)
         case Sweep():
@@ -53,17 +56,23 @@ def report(on_end: OnEnd | None, record: Record, reason: str) -> Any:
     try:
         return on_end(record, reason)
     except Exception:
-        logger.exception("tether: on_end failed for session %s… (%s)", record.key[:10], reason)
+        logger.exception("tether: on_end failed for session %s (%s)", short_key(record.key), reason)
         return None
 
 
-def run_sync(gen: Generator[Op, Any, T], store: Any, on_end: OnEnd | None = None) -> T:
-    """Drive a protocol generator with a sync store."""
+def run_sync(
+    gen: Generator[Op, Any, T], store: Any, on_end: OnEnd | None = None, on_event: OnEvent | None = None
+) -> T:
+    """Drive a protocol generator with a sync store; ``on_end`` and ``on_event`` are the hooks."""
     try:
         op = next(gen)
         while True:
             if isinstance(op, ReportEnd):
                 report(on_end, op.record, op.reason)
+                emit(on_event, SessionEnded(op.record.key, op.reason))
+                op = gen.send(None)
+            elif isinstance(op, Emit):
+                emit(on_event, op.event)
                 op = gen.send(None)
             else:
                 op = gen.send(perform(store, op))
@@ -71,14 +80,22 @@ def run_sync(gen: Generator[Op, Any, T], store: Any, on_end: OnEnd | None = None
         return done.value  # type: ignore[no-any-return]
 
 
-async def run_async(gen: Generator[Op, Any, T], store: Any, on_end: OnEnd | None = None) -> T:
+async def run_async(
+    gen: Generator[Op, Any, T], store: Any, on_end: OnEnd | None = None, on_event: OnEvent | None = None
+) -> T:
     """Drive a protocol generator with an async store. ``on_end`` may be a coroutine
-    function (awaited) or a plain one (run in a thread: it may do I/O; the loop goes on)."""
+    function (awaited) or a plain one (run in a thread: it may do I/O; the loop goes on).
+    ``on_event`` is called on the loop: it must be quick (a counter, a queue put)."""
     try:
         op = next(gen)
         while True:
             if isinstance(op, ReportEnd):
                 await areport(on_end, op.record, op.reason)
+                emit(on_event, SessionEnded(op.record.key, op.reason))
+                op = gen.send(None)
+                continue
+            if isinstance(op, Emit):
+                emit(on_event, op.event)
                 op = gen.send(None)
                 continue
             result = perform(store, op)
@@ -101,7 +118,7 @@ async def areport(on_end: OnEnd | None, record: Record, reason: str) -> None:
         try:
             await result
         except Exception:
-            logger.exception("tether: on_end failed for session %s… (%s)", record.key[:10], reason)
+            logger.exception("tether: on_end failed for session %s (%s)", short_key(record.key), reason)
 
 
 __all__ = ["Op", "OnEnd", "perform", "report", "areport", "run_sync", "run_async"]

@@ -33,6 +33,7 @@ def request_from_environ(environ: Environ) -> Request:
         scheme=scheme,
         headers=headers,
         query=environ.get("QUERY_STRING", ""),
+        client=environ.get("REMOTE_ADDR") or None,
     )
 
 

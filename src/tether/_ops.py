@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from ._events import Event
 from ._policy import Policy
 from ._records import Meta, Record
 
@@ -68,6 +69,13 @@ class Delete:
 
 
 @dataclass(slots=True)
+class ListByUser:
+    """``store.list_by_user(user)`` → ``list[Record]``, oldest first."""
+
+    user: str
+
+
+@dataclass(slots=True)
 class DeleteByUser:
     """``store.delete_by_user(user)`` → ``list[Record]``, all claimed by this caller."""
 
@@ -90,6 +98,14 @@ class ReportEnd:
     reason: str
 
 
-Op = Union[Load, LoadAndTouch, Touch, Save, Create, Delete, DeleteByUser, Sweep, ReportEnd]
+@dataclass(slots=True)
+class Emit:
+    """Call ``on_event(event)`` (a failing hook is logged) → ``None``. Yielded only when a
+    hook is set, so a request without one builds no event."""
 
-__all__ = ["Op", "Load", "LoadAndTouch", "Touch", "Save", "Create", "Delete", "DeleteByUser", "Sweep", "ReportEnd"]
+    event: Event
+
+
+Op = Union[Load, LoadAndTouch, Touch, Save, Create, Delete, ListByUser, DeleteByUser, Sweep, ReportEnd, Emit]
+
+__all__ = ["Op", "Load", "LoadAndTouch", "Touch", "Save", "Create", "Delete", "ListByUser", "DeleteByUser", "Sweep", "ReportEnd", "Emit"]

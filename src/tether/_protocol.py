@@ -12,14 +12,17 @@ rules live here once, and no adapter repeats them. Nothing here does I/O.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any, Generator, Mapping, Sequence
 
 from ._config import SAME_SITE, Config, OnEnd
 from ._cookies import clear_cookie, cookie_name, read_cookie, set_cookie
-from ._ops import Create, Delete, DeleteByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
+from ._device import device_label
+from ._events import HeartbeatAnswered, Refused, SessionStarted, TouchWritten
+from ._ops import Create, Delete, DeleteByUser, Emit, ListByUser, Load, LoadAndTouch, Op, ReportEnd, Save, Sweep, Touch
 from ._policy import Policy
-from ._records import Record, hash_token, is_token, new_token
+from ._records import Meta, Record, hash_token, is_token, new_token
 from ._script import script_bytes, script_version
 from ._session import Session
 from .exceptions import StoreUnavailable
@@ -27,6 +30,8 @@ from .exceptions import StoreUnavailable
 # json.dumps(..., separators=...) builds a new encoder on every call; one shared encoder
 # gives the same bytes for less.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
+# Logging is the one side effect allowed here: a refusal's DEBUG line (never a token).
+logger = logging.getLogger("tether")
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _ENDPOINTS: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
@@ -45,6 +50,9 @@ class Request:
     scheme: str = "http"
     headers: Mapping[str, str] = field(default_factory=dict)
     query: str = ""
+    #: The client address the server saw (behind a proxy: the proxy's, unless the server
+    #: trusts its forwarded headers). Kept only when ``Config.record_ip`` is set.
+    client: str | None = None
 
     @property
     def secure(self) -> bool:
@@ -95,6 +103,9 @@ class Protocol:
         self._endpoint_prefix = c.prefix + "/"
         self._passive = tuple(c.passive_paths)
         self._trusted = frozenset(o.lower() for o in c.trusted_origins)
+        # Read on the hot path: a hook that is None costs one check and builds no event.
+        self._on_event = c.on_event
+        self._reports_end = c.on_end is not None or c.on_event is not None
 
     # -- small helpers -------------------------------------------------------------------
 
@@ -159,10 +170,10 @@ class Protocol:
         now = config.clock()
         token = read_cookie(request.headers.get("cookie"), self._cookie_name(secure))
         if token is None:
-            return Session(config, None, now=now, secure=secure)
+            return Session(config, None, now=now, secure=secure, request=request)
         if not is_token(token):
             # Malformed, oversized or foreign: never looked up, never adopted.
-            return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True)
+            return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True, request=request)
         key = hash_token(token)
         if passive is None:
             passive = self.is_passive(request) or self.refused_unsafe(request)
@@ -176,19 +187,27 @@ class Protocol:
             record = yield LoadAndTouch(key, now, self.policy)
         if record is None:
             # Strict mode: an unknown token is never adopted; the cookie is cleared.
-            return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True)
-        policy = config.policy_of(record.meta.user)
-        reason = policy.end_reason(record.meta, now)
+            return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True, request=request)
+        meta = record.meta
+        if meta.ended is not None:
+            # A tombstone: ended (and reported) already; kept so this browser learns why.
+            return Session(config, None, now=now, secure=secure, ended_reason=meta.ended, clears_cookie=True, request=request)  # type: ignore[arg-type]
+        policy = config.policy_of(meta.user)
+        reason = policy.end_reason(meta, now)
         if reason is not None:
             yield from self._end(record, reason)
-            return Session(config, None, now=now, secure=secure, ended_reason=reason, clears_cookie=True)
-        if slide_here and policy.wants_touch(record.meta, now):
-            meta = policy.touched(record.meta, now)
+            return Session(config, None, now=now, secure=secure, ended_reason=reason, clears_cookie=True, request=request)
+        if slide_here and policy.wants_touch(meta, now):
+            meta = policy.touched(meta, now)
             if not (yield Touch(key, meta)):
                 # Ended by another request (logout, revoke) between our load and touch.
-                return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True)
+                return Session(config, None, now=now, secure=secure, ended_reason="none", clears_cookie=True, request=request)
             record.meta = meta
-        return Session(config, record, now=now, secure=secure, snapshot=snapshot)
+            if self._on_event is not None:
+                yield Emit(TouchWritten(key))
+        elif self._on_event is not None and not passive and meta.last_active == now != meta.created_at:
+            yield Emit(TouchWritten(key))  # load_and_touch slid it (a new record has last_active == created_at)
+        return Session(config, record, now=now, secure=secure, snapshot=snapshot, request=request)
 
     def refused_unsafe(self, request: Request) -> bool:
         """An unsafe-method request that fails the same-origin rule: never activity,
@@ -203,13 +222,15 @@ class Protocol:
     def _end(self, record: Record, reason: str) -> Generator[Op, Any, None]:
         """Claim the record; whoever claims it (and only they) reports the end."""
         claimed = yield Delete(record.key)
-        if claimed is not None and self.config.on_end is not None:
+        if claimed is not None and self._reports_end:
             yield ReportEnd(claimed, reason)
 
     def save_session(self, session: Session) -> Generator[Op, Any, list[str]]:
         """Persist what the app asked of the session; return the Set-Cookie values."""
         secure = session.secure
         record = session.record
+        if session.wants_end_others and session.user is not None:
+            yield from self.revoke(user=session.user, keep=None if record is None else record.key)
         if session.wants_logout:
             if record is not None:
                 yield from self._end(record, "logout")
@@ -225,13 +246,25 @@ class Protocol:
                     yield Delete(record.key)  # rotated: the same session, a new token
             token = new_token()
             meta = self.policy_of(user).start(self.config.clock(), user)
-            yield Create(Record(hash_token(token), meta, session.data))
+            if user is not None:
+                meta = self._signed_in_from(meta, session.request)
+            key = hash_token(token)
+            yield Create(Record(key, meta, session.data))
+            if self._on_event is not None:
+                yield Emit(SessionStarted(key, user))
             return [self._set(token, secure)]
         if record is not None:
             if session.changed:
                 yield Save(Record(record.key, record.meta, session.data))
             return []
         return [self._clear(secure)] if session.clears_cookie else []
+
+    def _signed_in_from(self, meta: Meta, request: Request | None) -> Meta:
+        """What a person recognises a new sign-in by: the device, and the address if kept."""
+        if request is None:
+            return meta
+        ip = request.client if self.config.record_ip else None
+        return replace(meta, device=device_label(request.headers.get("user-agent")), ip=ip)
 
     # -- the endpoints ---------------------------------------------------------------------
 
@@ -244,29 +277,32 @@ class Protocol:
         name = request.path[len(self._endpoint_prefix):]
         allowed = _ENDPOINTS.get(name)
         if allowed is None:
-            return self.refusal(404, f"no tether endpoint {name!r}")
+            return (yield from self._refuse(name, 404, f"no tether endpoint {name!r}"))
         method = request.method.upper()
         if method not in allowed:
-            return self.refusal(405, f"method {method} not allowed", [("allow", ", ".join(allowed))])
+            return (yield from self._refuse(name, 405, f"method {method} not allowed", [("allow", ", ".join(allowed))]))
         if name == "tether.js":
             return self.script(request)
         if method == "POST":
             refusal = self.cross_site_refusal(request)
             if refusal:
-                return self.refusal(403, refusal)
+                return (yield from self._refuse(name, 403, refusal))
             content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if content_type != "application/json":
-                return self.refusal(415, "send Content-Type: application/json")
+                return (yield from self._refuse(name, 415, "send Content-Type: application/json"))
             if body is None:
-                return self.refusal(400, "the request body could not be read")
+                return (yield from self._refuse(name, 400, "the request body could not be read"))
             if len(body) > self.config.max_body:
-                return self.refusal(413, f"body larger than {self.config.max_body} bytes")
+                return (yield from self._refuse(name, 413, f"body larger than {self.config.max_body} bytes"))
             if body != b"{}" and body.strip():
                 try:
                     json.loads(body)
                 except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-                    return self.refusal(400, "body is not valid JSON")
+                    return (yield from self._refuse(name, 400, "body is not valid JSON"))
         session = yield from self.open_session(request, passive=(name == "status"), snapshot=False)
+        if name == "heartbeat" and self._on_event is not None:
+            live = session.record
+            yield Emit(HeartbeatAnswered(None if live is None else live.key, live is not None))
         if name == "end":
             if session.record is not None:
                 yield from self._end(session.record, "logout")
@@ -286,6 +322,15 @@ class Protocol:
         cookie is a token that never changes); signed-cookie mode re-issues a slid one."""
         return ()
 
+    def _refuse(
+        self, endpoint: str, status: int, message: str, headers: Sequence[tuple[str, str]] = ()
+    ) -> Generator[Op, Any, Response]:
+        """An endpoint's refusal: one DEBUG line, a :class:`Refused` event, the 4xx answer."""
+        logger.debug("tether: %s refused %d: %s", endpoint[:32], status, message)
+        if self._on_event is not None:
+            yield Emit(Refused(status, endpoint if endpoint in _ENDPOINTS else "unknown"))
+        return self.refusal(status, message, headers)
+
     # -- the client script -------------------------------------------------------------------
 
     def script(self, request: Request) -> Response:
@@ -304,30 +349,53 @@ class Protocol:
 
     # -- revoking and sweeping ---------------------------------------------------------------
 
-    def revoke(self, key: str | None = None, *, user: str | None = None) -> Generator[Op, Any, int]:
-        """End one session by store key, or every session of ``user`` (reason ``revoked``).
+    def revoke(
+        self, key: str | None = None, *, user: str | None = None, keep: str | None = None
+    ) -> Generator[Op, Any, int]:
+        """End one session by store key, or every session of ``user`` but the one whose key
+        is ``keep`` (reason ``revoked``); returns how many ended.
 
-        The revoked browser learns it at its next request: its token is unknown (401 ``none``).
+        Each is replaced by a tombstone (``Meta.ended == "revoked"``, no user, no data) that
+        lives one idle timeout, so the revoked browser learns why at its next request (401
+        ``revoked``) and the sweeper later removes it without a second ``on_end``.
         """
         records: list[Record]
         if key is not None and user is None:
             claimed = yield Delete(key)
             records = [claimed] if claimed is not None else []
         elif user is not None and key is None:
-            records = yield DeleteByUser(user)
+            if keep is None:
+                records = yield DeleteByUser(user)
+            else:
+                listed: list[Record] = yield ListByUser(user)
+                records = []
+                for other in listed:
+                    if other.key != keep and (claimed := (yield Delete(other.key))) is not None:
+                        records.append(claimed)
         else:
             raise ValueError("revoke() takes a key or a user, not both")
-        if self.config.on_end is not None:
-            for record in records:
+        now = self.config.clock()
+        ended = 0
+        for record in records:
+            if record.meta.ended is not None:  # already a tombstone: put it back as it was
+                yield Create(record)
+                continue
+            expires = now + self.policy_of(record.meta.user).idle_timeout
+            tombstone = replace(record.meta, user=None, ended="revoked", idle_expires_at=expires, absolute_expires_at=expires)
+            yield Create(Record(record.key, tombstone, {}))
+            if self._reports_end:
                 yield ReportEnd(record, "revoked")
-        return len(records)
+            ended += 1
+        return ended
 
     def sweep(self, limit: int = 100) -> Generator[Op, Any, int]:
         """Claim one batch of expired sessions and report each end. Returns the count."""
         now = self.config.clock()
         claimed: list[Record] = yield Sweep(now, limit)
-        if self.config.on_end is not None:
+        if self._reports_end:
             for record in claimed:
+                if record.meta.ended is not None:
+                    continue  # a tombstone: its end was reported when it was made
                 reason = self.policy_of(record.meta.user).end_reason(record.meta, now) or "idle"
                 yield ReportEnd(record, reason)
         return len(claimed)

@@ -38,6 +38,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+def short_key(key: str) -> str:
+    """How logs name a session: 8 hex characters of its store key (the token's hash).
+    Enough to follow one session through a day's logs; useless to sign in with."""
+    return key[:8]
+
+
 @dataclass(frozen=True)
 class Meta:
     """tether's own facts about a session, in Unix seconds. Never part of ``data``."""
@@ -83,4 +89,4 @@ def load_data(raw: str | bytes | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-__all__ = ["Meta", "Record", "new_token", "is_token", "hash_token", "dump_data", "load_data"]
+__all__ = ["Meta", "Record", "new_token", "is_token", "hash_token", "short_key", "dump_data", "load_data"]

@@ -12,10 +12,12 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Generator, TypeVar
 
 from ._config import Config
 from ._drive import run_async, run_sync
+from ._events import StoreFailed, SweepRan, emit
 from ._ops import Op
 from ._protocol import Protocol, Request, Response
 from ._settings import Settings, build_settings
@@ -58,11 +60,25 @@ class _BaseRuntime:
             self.protocol: Protocol = CookieProtocol(settings.config, settings.store)
         else:
             self.protocol = Protocol(settings.config)
+        self.on_event = settings.config.on_event
 
     def unavailable(self, exc: StoreUnavailable) -> Response:
         """The store is down or locked: log it, answer 503 with Retry-After (never "ended")."""
         logger.warning("tether: %s", exc)
+        emit(self.on_event, StoreFailed(str(exc), answered_503=True))
         return self.protocol.unavailable(exc)
+
+    def sweep_skipped(self, exc: StoreUnavailable) -> None:
+        """A sweep met a store that is down: log it; the next one retries."""
+        logger.warning("tether: sweep skipped: %s", exc)
+        emit(self.on_event, StoreFailed(str(exc), answered_503=False))
+
+    def swept(self, claimed: int, started: float) -> int:
+        """Report a finished sweep (``started``: its ``time.perf_counter()``)."""
+        if claimed:
+            logger.info("tether: swept %d expired session(s)", claimed)
+        emit(self.on_event, SweepRan(claimed, time.perf_counter() - started))
+        return claimed
 
 
 class Runtime(_BaseRuntime):
@@ -72,30 +88,31 @@ class Runtime(_BaseRuntime):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.store = as_sync_store(settings.store)
-        self.sweeper = Sweeper(self.sweep_all, settings.sweep_interval)
+        self.sweeper = Sweeper(self.sweep_all, settings.sweep_interval, self.sweep_skipped)
 
     def run(self, gen: Generator[Op, Any, T]) -> T:
-        return run_sync(gen, self.store, self.config.on_end)
+        return run_sync(gen, self.store, self.config.on_end, self.on_event)
 
     def answer(self, request: Request, body: bytes | None = b"") -> Response:
         """An endpoint's answer; a 503 when the store fails."""
         try:  # run_sync directly, not self.run: the heartbeat is the hot path
-            return run_sync(self.protocol.endpoint(request, body), self.store, self.config.on_end)
+            return run_sync(self.protocol.endpoint(request, body), self.store, self.config.on_end, self.on_event)
         except StoreUnavailable as exc:
             return self.unavailable(exc)
 
-    def revoke(self, key: str | None = None, *, user: str | None = None) -> int:
-        """End one session (by store key) or all of a user's; ``on_end`` sees ``revoked``."""
-        return self.run(self.protocol.revoke(key, user=user))
+    def revoke(self, key: str | None = None, *, user: str | None = None, keep: str | None = None) -> int:
+        """End one session (by store key) or all of a user's but ``keep``; ``on_end`` sees
+        ``revoked`` (see :meth:`Protocol.revoke`)."""
+        return self.run(self.protocol.revoke(key, user=user, keep=keep))
 
     def sweep_all(self, limit: int = 100) -> int:
         """Claim every expired session now, in batches of ``limit``; returns how many."""
-        total = 0
+        started, total = time.perf_counter(), 0
         while True:
             count = self.run(self.protocol.sweep(limit))
             total += count
             if count < limit:
-                return total
+                return self.swept(total, started)
 
     sweep = sweep_all  # the adapters' public name
 
@@ -111,27 +128,28 @@ class AsyncRuntime(_BaseRuntime):
         self._sweeping: asyncio.Future[int] | None = None
 
     async def run(self, gen: Generator[Op, Any, T]) -> T:
-        return await run_async(gen, self.store, self.config.on_end)
+        return await run_async(gen, self.store, self.config.on_end, self.on_event)
 
     async def answer(self, request: Request, body: bytes | None = b"") -> Response:
         """An endpoint's answer; a 503 when the store fails."""
         try:  # run_async directly, not self.run: the heartbeat is the hot path
-            return await run_async(self.protocol.endpoint(request, body), self.store, self.config.on_end)
+            return await run_async(self.protocol.endpoint(request, body), self.store, self.config.on_end, self.on_event)
         except StoreUnavailable as exc:
             return self.unavailable(exc)
 
-    async def revoke(self, key: str | None = None, *, user: str | None = None) -> int:
-        """End one session (by store key) or all of a user's; ``on_end`` sees ``revoked``."""
-        return await self.run(self.protocol.revoke(key, user=user))
+    async def revoke(self, key: str | None = None, *, user: str | None = None, keep: str | None = None) -> int:
+        """End one session (by store key) or all of a user's but ``keep``; ``on_end`` sees
+        ``revoked`` (see :meth:`Protocol.revoke`)."""
+        return await self.run(self.protocol.revoke(key, user=user, keep=keep))
 
     async def sweep_all(self, limit: int = 100) -> int:
         """Claim every expired session now, in batches of ``limit``; returns how many."""
-        total = 0
+        started, total = time.perf_counter(), 0
         while True:
             count = await self.run(self.protocol.sweep(limit))
             total += count
             if count < limit:
-                return total
+                return self.swept(total, started)
 
     sweep = sweep_all  # the adapters' public name
 
@@ -161,7 +179,7 @@ class AsyncRuntime(_BaseRuntime):
                 self._sweeping = asyncio.ensure_future(self.sweep_all())
                 await asyncio.shield(self._sweeping)
             except StoreUnavailable as exc:
-                logger.warning("tether: sweep skipped: %s", exc)
+                self.sweep_skipped(exc)
             except Exception:  # the sweeper must outlive a failing on_end hook
                 logger.exception("tether: sweep failed")
 
@@ -173,9 +191,12 @@ class Sweeper:
     (gunicorn, uWSGI) gets one per worker rather than one in the parent that dies at fork.
     """
 
-    def __init__(self, sweep: Callable[[], int], interval: float | None):
+    def __init__(
+        self, sweep: Callable[[], int], interval: float | None, skipped: Callable[[StoreUnavailable], None] | None = None
+    ):
         self.sweep = sweep
         self.interval = interval
+        self.skipped = skipped
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -198,7 +219,10 @@ class Sweeper:
             try:
                 self.sweep()
             except StoreUnavailable as exc:
-                logger.warning("tether: sweep skipped: %s", exc)
+                if self.skipped is not None:
+                    self.skipped(exc)
+                else:
+                    logger.warning("tether: sweep skipped: %s", exc)
             except Exception:  # the sweeper must outlive a failing on_end hook
                 logger.exception("tether: sweep failed")
 

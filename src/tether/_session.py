@@ -15,6 +15,7 @@ from ._records import Meta, Record, dump_data
 
 if TYPE_CHECKING:
     from ._config import Config
+    from ._protocol import Request
 
 
 class Session:
@@ -36,6 +37,7 @@ class Session:
         ended_reason: EndReason | None = None,
         clears_cookie: bool = False,
         snapshot: bool = True,
+        request: Request | None = None,
     ):
         self.config = config
         self.record = record
@@ -47,9 +49,12 @@ class Session:
         self.secure = secure
         self.ended_reason = ended_reason
         self._clears_cookie = clears_cookie
+        #: The request it came with: sign-in reads the User-Agent (and address) from it.
+        self.request = request
         self._login: str | None = None
         self._logout = False
         self._replace = False
+        self._end_others = False
 
     # -- what the app asked for (read by the protocol when the response starts) -----------
 
@@ -68,6 +73,11 @@ class Session:
         """The loaded session ends (``on_end`` sees ``logout``) rather than rotating to a
         new token: signed out, or signed in as someone else."""
         return self._replace
+
+    @property
+    def wants_end_others(self) -> bool:
+        """``end_other_sessions()`` was called."""
+        return self._end_others
 
     @property
     def clears_cookie(self) -> bool:
@@ -124,6 +134,14 @@ class Session:
         self._replace = True
         self._login = None
         self.data.clear()
+
+    def end_other_sessions(self) -> None:
+        """Sign this user out everywhere else: every other session of theirs ends (reason
+        ``revoked``, ``on_end`` fires for each) when the response starts; this one stays.
+        Their browsers learn it at their next request (401 ``revoked`` from the endpoints)."""
+        if self.user is None:
+            raise ValueError("end_other_sessions() needs a signed-in session")
+        self._end_others = True
 
     def state(self) -> dict[str, Any]:
         """The status body as of this request: what the page's script starts from."""

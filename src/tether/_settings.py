@@ -51,7 +51,7 @@ def build_settings(
     - ``policy`` (a :class:`Policy`) or its fields (``idle_timeout``, ...), not both.
     - ``secret_key``: signed-cookie mode's key(s), with ``store="cookie:"``.
     - ``sweep_interval``: seconds, or None for no sweeper thread.
-    - every other :class:`Config` field; ``on_end`` and ``clock`` may be dotted paths.
+    - every other :class:`Config` field; ``on_end``, ``on_event`` and ``clock`` may be dotted paths.
     """
     unknown = sorted(set(values) - KNOWN_KEYS)
     if unknown:
@@ -65,7 +65,7 @@ def build_settings(
     if policy is None:
         policy = Policy(**policy_values)
     options = {k: v for k, v in values.items() if k in CONFIG_KEYS}
-    for hook in ("on_end", "clock"):
+    for hook in ("on_end", "on_event", "clock"):
         if isinstance(options.get(hook), str):
             options[hook] = import_object(options[hook])
     for listing in ("passive_paths", "trusted_origins"):

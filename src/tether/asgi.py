@@ -25,7 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The only headers the protocol reads; the others are never decoded (hot path).
 _WANTED = frozenset(
-    (b"cookie", b"host", b"origin", b"sec-fetch-site", b"content-type", b"tether-passive", b"if-none-match")
+    (b"cookie", b"host", b"origin", b"sec-fetch-site", b"content-type", b"tether-passive", b"if-none-match", b"user-agent")
 )
 
 
@@ -44,6 +44,7 @@ def request_from_scope(scope: Scope) -> Request:
         scheme=scope.get("scheme", "http"),
         headers=headers,
         query=scope.get("query_string", b"").decode("latin-1"),
+        client=client[0] if (client := scope.get("client")) else None,
     )
 
 

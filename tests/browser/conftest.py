@@ -292,8 +292,12 @@ class World:
 def make_world(browser, harness):
     contexts = []
 
-    def make(policy: Policy | None = None, *, real_time: bool = False, **context_options: Any) -> World:
-        harness.reset(policy or Policy(idle_timeout=IDLE, absolute_timeout=3600, warn_before=WARN), real_time=real_time)
+    def make(
+        policy: Policy | None = None, *, real_time: bool = False, reset: bool = True, **context_options: Any
+    ) -> World:
+        """A new browser context (a device); ``reset=False``: one more on the same server."""
+        if reset:
+            harness.reset(policy or Policy(idle_timeout=IDLE, absolute_timeout=3600, warn_before=WARN), real_time=real_time)
         ctx = browser.new_context(**context_options)
         ctx.add_init_script(RECORDER)
         if not real_time:

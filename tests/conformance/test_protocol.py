@@ -10,12 +10,15 @@ cookie; ``store`` is then its revocation store, so a test about store traffic br
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+import logging
+from dataclasses import dataclass, field
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
 
-from tether import AsyncMemoryStore, Policy, hash_token
+from tether import AsyncMemoryStore, Metrics, Policy, hash_token
+from tether.events import Event
 from tether.stores.cookie import CookieCodec, SignedCookieStore
 from tether.testing import CountingStore, FakeClock
 
@@ -34,10 +37,21 @@ class Server:
     clock: FakeClock
     ended: list[tuple[str, str]]
     codec: CookieCodec | None = None
+    #: Every ``on_event`` event of the test, in order, and the same events counted.
+    events: list[Event] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def cookie_mode(self) -> bool:
         return self.codec is not None
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self.metrics(event)
+
+    def of(self, kind: type) -> list[Any]:
+        """The events of one class."""
+        return [e for e in self.events if isinstance(e, kind)]
 
     def login(self, user: str = "ada") -> str:
         response = self.client.post("/login", json={"user": user})
@@ -100,13 +114,54 @@ def server(request, clock, tmp_path):
     if kind == "cookie":
         served = SignedCookieStore(COOKIE_KEY, revocations=store)
         codec = CookieCodec(served.secret_keys, clock=clock, max_size=served.max_size)
-    ended: list[tuple[str, str]] = []
-    client = FACTORIES[adapter](
-        served, clock, policy=POLICY, on_end=lambda record, reason: ended.append((record.key, reason))
+    server = Server(None, store, clock, [], codec)
+    server.client = FACTORIES[adapter](
+        served,
+        clock,
+        policy=POLICY,
+        on_end=lambda record, reason: server.ended.append((record.key, reason)),
+        on_event=server.on_event,
     )
-    with client:
-        yield Server(client, store, clock, ended, codec)
+    with server.client, logs_never_name_a_token(server.client):
+        yield server
     inner.close()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))  # message, arguments and any traceback
+
+
+@contextmanager
+def logs_never_name_a_token(client: Any) -> Iterator[None]:
+    """Issue 11.2, over the whole suite: capture every ``tether`` log line at DEBUG,
+    collect every token the server issued (its Set-Cookie headers), and fail the test
+    if any line contains one."""
+    issued: set[str] = set()
+
+    def collect(response: Any) -> None:
+        for value in response.headers.get_list("set-cookie"):
+            token = value.split(";", 1)[0].partition("=")[2]
+            if token:
+                issued.add(token)
+
+    client.event_hooks["response"].append(collect)
+    handler = _Records()
+    logger = logging.getLogger("tether")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    leaks = [line for line in handler.lines for token in issued if token in line]
+    assert not leaks, f"a log line names a session token: {leaks[0]!r}"
 
 
 def assert_json(response, status: int) -> dict[str, Any]:

@@ -23,6 +23,13 @@ class DjangoClient(httpx.Client):
         self._override.enable()
         return super().__enter__()
 
+    @property
+    def runtime(self) -> Any:
+        """The configured runtime, while the client is open."""
+        from tether.contrib.django.conf import runtime
+
+        return runtime()
+
     def __exit__(self, *exc: Any) -> None:
         super().__exit__(*exc)
         self._override.disable()

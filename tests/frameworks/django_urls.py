@@ -37,6 +37,13 @@ def logout(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
+def end_others(request: HttpRequest) -> JsonResponse:
+    request.session.tether.end_other_sessions()
+    return JsonResponse({"ok": True})
+
+
+@csrf_exempt
+@require_POST
 def data(request: HttpRequest) -> JsonResponse:
     request.session.update(json.loads(request.body))
     return JsonResponse({"ok": True})
@@ -76,6 +83,7 @@ urlpatterns = [
     path("login", login),
     path("logout", logout),
     path("data", data),
+    path("end-others", end_others),
     path("auth/login", auth_sign_in),
     path("auth/logout", auth_sign_out),
     path("auth/me", me),

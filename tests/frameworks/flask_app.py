@@ -35,6 +35,11 @@ def flask_app(store: Any, clock: Any, **config: Any) -> Flask:
         sign_out()
         return jsonify(ok=True)
 
+    @app.post("/end-others")
+    def end_others() -> Any:
+        current_session().end_other_sessions()
+        return jsonify(ok=True)
+
     @app.post("/data")
     def data() -> Any:
         session.update(request.get_json())
@@ -45,4 +50,7 @@ def flask_app(store: Any, clock: Any, **config: Any) -> Flask:
 
 
 def flask_client(store: Any, clock: Any, **config: Any) -> Any:
-    return wsgi_test_client(flask_app(store, clock, **config))
+    app = flask_app(store, clock, **config)
+    client = wsgi_test_client(app)
+    client.runtime = app.extensions["tether"]
+    return client

@@ -13,6 +13,8 @@ from typing import Iterator
 import httpx
 import pytest
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -41,7 +43,7 @@ def start_demo(framework: str, store: str, env: dict[str, str] | None = None) ->
     return base, proc
 
 
-@pytest.fixture(params=["flask", "django"])
+@pytest.fixture(params=["starlette", "flask", "django"])
 def demo(request, tmp_path) -> Iterator[str]:
     base, proc = start_demo(request.param, f"sqlite:///{tmp_path / 'demo.db'}")
     yield base
@@ -71,7 +73,18 @@ def test_demo_pages_through_each_adapter(demo):
         rows = re.findall(r'<tr( class="current")?>.*?name="key" value="([0-9a-f]{64})"', laptop.get("/sessions").text.split("<tbody>")[1], re.S)
         other = next(key for current, key in rows if not current)
         assert laptop.post("/sessions/revoke", data={"key": other}, headers=origin).status_code == 200
-        assert phone.get("/_tether/status").status_code == 401
+        assert phone.get("/_tether/status").json() == {"state": "ended", "reason": "revoked"}
         assert laptop.post("/sessions/revoke", data={"key": "0" * 64}, headers=origin).status_code == 404
+        # "Sign out everywhere else": the phone ends (revoked), the laptop stays.
+        phone.cookies.clear()
+        phone.post("/login", data={"username": "ada"}, headers={**origin, "User-Agent": FIREFOX})
+        listing = laptop.get("/sessions").text
+        assert "Firefox on Linux" in listing and "(this browser)" in listing and "Sign out everywhere else" in listing
+        assert laptop.post("/sessions/others", headers={"Origin": "https://evil.example"}).status_code == 403
+        assert phone.get("/_tether/status").status_code == 200
+        others = laptop.post("/sessions/others", headers=origin)
+        assert others.status_code == 303 and "Signed out everywhere else" in laptop.get(others.headers["location"]).text
+        assert phone.get("/_tether/status").json() == {"state": "ended", "reason": "revoked"}
+        assert laptop.get("/_tether/status").status_code == 200
         out = laptop.post("/logout", headers=origin)
         assert out.status_code == 303 and laptop.get("/_tether/status").status_code == 401

@@ -23,6 +23,9 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     if path in ("/whoami", "/api/poll/whoami") and method == "GET":
         body = {"user": handle.user, "data": dict(environ["tether.data"]), "ended": handle.ended_reason}
         return _json(start_response, body, vary=(("Vary", "Accept-Language"),))
+    if method == "POST" and path == "/end-others":
+        handle.end_other_sessions()
+        return _json(start_response, {"ok": True})
     if method == "POST" and path in ("/login", "/logout", "/data"):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")
@@ -42,4 +45,7 @@ def wsgi_app(store: Any, clock: Any, **config: Any) -> TetherMiddleware:
 
 
 def wsgi_client(store: Any, clock: Any, **config: Any) -> Any:
-    return wsgi_test_client(wsgi_app(store, clock, **config))
+    middleware = wsgi_app(store, clock, **config)
+    client = wsgi_test_client(middleware)
+    client.runtime = middleware
+    return client

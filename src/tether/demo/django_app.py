@@ -18,7 +18,7 @@ try:
 except ImportError as exc:
     raise missing_extra(exc, "demo,django") from None
 
-from .._records import Record
+from .._records import Record, short_key
 from ..exceptions import NotInCookieMode
 from ..stores.urls import open_store
 from .pages import HEADERS, DemoSettings, client_script, end_notice, login_redirect, render, session_rows, valid_username
@@ -29,7 +29,7 @@ URLCONF = "tether.demo._django_urls"  # built at start-up from the demo's settin
 
 
 def log_end(record: Record, reason: str) -> None:
-    logger.info("session %s… of %s ended: %s", record.key[:10], record.meta.user or "anonymous", reason)
+    logger.info("session %s of %s ended: %s", short_key(record.key), record.meta.user or "anonymous", reason)
 
 
 def see_other(to: str) -> HttpResponse:
@@ -111,8 +111,9 @@ def routes(settings: DemoSettings) -> list[Any]:
         except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
             records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
+        others = "others" in request.GET
         rows = session_rows(records, current, session.now)
-        return page(request, "sessions.html", rows=rows, revoked=revoked, unlisted=unlisted)
+        return page(request, "sessions.html", rows=rows, revoked=revoked, others=others, unlisted=unlisted)
 
     @signed_in("/sessions")
     def sessions(request: HttpRequest, session: Any) -> HttpResponse:
@@ -129,11 +130,16 @@ def routes(settings: DemoSettings) -> list[Any]:
         record = tether.store.load(key) if key else None
         if record is None or record.meta.user != session.user:
             return page(request, "error.html", 404, status=404, message="No such session of yours.")
-        tether.run(tether.protocol.revoke(key))
         if session.record is not None and key == session.record.key:
-            session.logout()
+            session.logout()  # this browser: a plain sign-out, no tombstone needed
             return see_other("/login")
-        return sessions_page(request, session, revoked=key[:10])
+        tether.revoke(key)
+        return sessions_page(request, session, revoked=short_key(key))
+
+    @signed_in("/sessions", ("POST",))
+    def sign_out_others(request: HttpRequest, session: Any) -> HttpResponse:
+        session.end_other_sessions()
+        return see_other("/sessions?others=1")
 
     static = Path(__file__).parent / "static"
     return [
@@ -143,6 +149,7 @@ def routes(settings: DemoSettings) -> list[Any]:
         path("form", form),
         path("sessions", sessions),
         path("sessions/revoke", revoke),
+        path("sessions/others", sign_out_others),
         path("static/<path:path>", serve, {"document_root": static}),
         path(settings.prefix.strip("/") + "/", include("tether.contrib.django.urls")),
     ]

@@ -15,7 +15,7 @@ try:
 except ImportError as exc:
     raise missing_extra(exc, "demo,flask") from None
 
-from .._records import Record
+from .._records import Record, short_key
 from .._safety import safe_next
 from ..contrib.flask import Tether, cross_site_refusal, current_session
 from ..exceptions import NotInCookieMode
@@ -26,7 +26,7 @@ logger = logging.getLogger("tether.demo")
 
 
 def log_end(record: Record, reason: str) -> None:
-    logger.info("session %s… of %s ended: %s", record.key[:10], record.meta.user or "anonymous", reason)
+    logger.info("session %s of %s ended: %s", short_key(record.key), record.meta.user or "anonymous", reason)
 
 
 def build(settings: DemoSettings, **options: Any) -> Flask:
@@ -111,18 +111,28 @@ def build(settings: DemoSettings, **options: Any) -> Flask:
             record = tether.store.load(key) if key else None
             if record is None or record.meta.user != session.user:
                 return page("error.html", 404, status=404, message="No such session of yours.")
-            tether.revoke(key)
             if session.record is not None and key == session.record.key:
-                session.logout()
+                session.logout()  # this browser: a plain sign-out, no tombstone needed
                 return redirect("/login", code=303)
-            revoked = key[:10]
+            tether.revoke(key)
+            revoked = short_key(key)
         try:
             records, unlisted = tether.store.list_by_user(session.user), None
         except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
             records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
-        return page("sessions.html", rows=session_rows(records, current, session.now), revoked=revoked,
+        others = "others" in request.args
+        return page("sessions.html", rows=session_rows(records, current, session.now), revoked=revoked, others=others,
                     unlisted=unlisted)
+
+    @app.post("/sessions/others")
+    def sign_out_others() -> Any:
+        if (away := signed_out("/sessions")) is not None:
+            return away
+        if (refusal := refused()) is not None:
+            return refusal
+        current_session().end_other_sessions()
+        return redirect("/sessions?others=1", code=303)
 
     options.setdefault("on_end", log_end)
     Tether(app, store=open_store(settings.store_url), policy=settings.policy, prefix=settings.prefix, **options)

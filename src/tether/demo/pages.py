@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .._policy import Policy
-from .._records import Record
+from .._records import Record, short_key
 
 _env = Environment(loader=PackageLoader("tether.demo", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -74,8 +74,10 @@ def session_rows(records: Iterable[Record], current_key: str | None, now: float)
     return [
         {
             "key": r.key,
-            "short": r.key[:10],
+            "short": short_key(r.key),
             "current": r.key == current_key,
+            "device": r.meta.device or "Unknown browser",
+            "ip": r.meta.ip,
             "created": _when(r.meta.created_at),
             "last_active": _when(r.meta.last_active),
             "expires_in": max(0, round(r.meta.expires_at - now)),

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._protocol import Record
+from .._records import short_key
 from .._safety import safe_next
 from ..asgi import TetherMiddleware
 from ..contrib.starlette import cross_site_refusal
@@ -24,7 +25,7 @@ logger = logging.getLogger("tether.demo")
 
 
 def log_end(record: Record, reason: str) -> None:
-    logger.info("session %s… of %s ended: %s", record.key[:10], record.meta.user or "anonymous", reason)
+    logger.info("session %s of %s ended: %s", short_key(record.key), record.meta.user or "anonymous", reason)
 
 
 def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
@@ -95,18 +96,28 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
             record = await middleware.store.load(key) if key else None
             if record is None or record.meta.user != session.user:
                 return page(request, "error.html", 404, status=404, message="No such session of yours.")
-            await middleware.revoke(key)
             if session.record is not None and key == session.record.key:
-                session.logout()
+                session.logout()  # this browser: a plain sign-out, no tombstone needed
                 return RedirectResponse("/login", status_code=303)
-            revoked = key[:10]
+            await middleware.revoke(key)
+            revoked = short_key(key)
         try:
             records, unlisted = await middleware.store.list_by_user(session.user), None
         except NotInCookieMode as exc:  # signed-cookie mode: say so, never invent rows
             records, unlisted = [], str(exc)
         current = session.record.key if session.record else None
+        others = request.query_params.get("others") is not None
         rows = session_rows(records, current, session.now)
-        return page(request, "sessions.html", rows=rows, revoked=revoked, unlisted=unlisted)
+        return page(request, "sessions.html", rows=rows, revoked=revoked, others=others, unlisted=unlisted)
+
+    async def sign_out_others(request: Request) -> Response:
+        session = request.scope["tether"]
+        if not session.active:
+            return RedirectResponse(login_redirect("/sessions"), status_code=303)
+        if (refusal := refused(request)) is not None:
+            return refusal
+        session.end_other_sessions()
+        return RedirectResponse("/sessions?others=1", status_code=303)
 
     app = Starlette(
         routes=[
@@ -116,6 +127,7 @@ def build(settings: DemoSettings, **options: Any) -> TetherMiddleware:
             Route("/form", form, methods=["GET", "POST"]),
             Route("/sessions", sessions, methods=["GET"]),
             Route("/sessions/revoke", sessions, methods=["POST"]),
+            Route("/sessions/others", sign_out_others, methods=["POST"]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ]
     )
