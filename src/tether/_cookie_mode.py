@@ -207,11 +207,18 @@ class CookieProtocol(Protocol):
 
     # -- revoking and sweeping ---------------------------------------------------------------
 
-    def revoke(self, key: str | None = None, *, user: str | None = None) -> Generator[Op, Any, int]:
+    def revoke(
+        self, key: str | None = None, *, user: str | None = None, keep: str | None = None
+    ) -> Generator[Op, Any, int]:
         """Deny one session id (``key`` is its record key) or every session of ``user``
         signed in before now. Returns how many sessions were ended *now*: one for a key
         (``on_end`` sees the tombstone: the server never had the session's data), none for
-        a user, whose sessions each end and are reported at their next request."""
+        a user, whose sessions each end and are reported at their next request.
+
+        ``keep`` (every session but this one) cannot be done here: the server knows no
+        list of a user's sessions, only a "not before" time that would end this one too."""
+        if keep is not None:
+            raise NotInCookieMode("signed-cookie mode cannot end a user's other sessions and keep this one")
         if not self.revocable:
             raise NotInCookieMode("revoking a signed-cookie session needs a revocation store (revocations=...)")
         if (key is None) == (user is None):

@@ -106,6 +106,19 @@ COOKIE_KEY = "conformance-signing-key-0123456789"
 
 @pytest.fixture(params=VARIANTS, ids=[f"{adapter}-{kind}" for adapter, kind in VARIANTS])
 def server(request, clock, tmp_path):
+    yield from serve(request, clock, tmp_path)
+
+
+#: The variants whose sessions live on the server (every one but signed-cookie mode).
+SERVER_SIDE = [variant for variant in VARIANTS if variant[1] != "cookie"]
+
+
+@pytest.fixture(params=SERVER_SIDE, ids=[f"{adapter}-{kind}" for adapter, kind in SERVER_SIDE])
+def server_side(request, clock, tmp_path):
+    yield from serve(request, clock, tmp_path)
+
+
+def serve(request, clock, tmp_path):
     adapter, kind = request.param
     inner = make_store("memory" if kind in ("async-memory", "cookie") else kind, request, tmp_path)
     store = CountingStore(inner)  # what the test inspects: every call the adapter makes
