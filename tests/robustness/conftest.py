@@ -25,7 +25,7 @@ from tether import Policy, hash_token
 from tether.testing import CountingStore, FakeClock
 
 from ..apps import FACTORIES
-from ..redis.conftest import free_port, prefix, redis_server, wait_until  # noqa: F401  (fixtures, used by name)
+from ..redis.conftest import free_port, prefix, wait_until  # noqa: F401  (prefix: a fixture, used by name)
 
 ROOT = Path(__file__).resolve().parents[2]
 
