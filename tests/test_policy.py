@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 
 import pytest
@@ -112,6 +114,25 @@ def test_state_is_relative():
         "warn_before": 60,
     }
 
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(), Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60), Policy(idle_timeout=600.5, warn_before=30.25)],
+)
+@pytest.mark.parametrize("now", [T0, T0 + 0.25, T0 + 1 / 3, 1_700_000_000, 1_700_000_000.0001, 0.1])
+def test_state_json_is_the_bytes_json_gives(policy, now):
+    """The heartbeat's 200 body is formatted directly; it must stay byte for byte what
+    the JSON encoder makes of :meth:`Policy.state`, ints and floats alike."""
+    metas = [policy.start(now), policy.touched(policy.start(now - 7.123456), now), policy.start(now - 30)]
+    for meta in metas:
+        assert policy.state_json(meta, now) == json.dumps(policy.state(meta, now), separators=(",", ":")).encode()
+
+
+def test_state_json_of_a_corrupt_record_is_still_what_json_gives():
+    p = Policy()
+    meta = dataclasses.replace(p.start(T0), idle_expires_at=float("inf"))
+    assert p.state_json(meta, T0) == json.dumps(p.state(meta, T0), separators=(",", ":")).encode()
 
 def test_login_starts_new_absolute_window():
     p = Policy(idle_timeout=600, absolute_timeout=3600, warn_before=60)

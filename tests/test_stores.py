@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tether import Meta, Record
 from tether.stores import AsyncMemoryStore, AsyncSQLiteStore, MemoryStore, SQLiteStore
 from tether.testing import StoreContract, SyncOver
 
@@ -12,6 +13,19 @@ class TestMemoryStore(StoreContract):
     @pytest.fixture
     def store(self):
         return MemoryStore()
+
+    def test_records_share_nothing_mutable_with_callers(self, store):
+        """Data is copied in and out as a real store would (scalars as they are, lists
+        and dicts copied): a caller mutating its dict never changes what is stored."""
+        data = {"user": "ada", "n": 1, "cart": [1, {"id": 2}], "prefs": {"dark": True}}
+        store.save(Record("k", Meta(1.0, 1.0, 2.0, 3.0), data), create=True)
+        data["cart"].append(3)
+        data["prefs"]["dark"] = False
+        loaded = store.load("k")
+        assert loaded.data == {"user": "ada", "n": 1, "cart": [1, {"id": 2}], "prefs": {"dark": True}}
+        loaded.data["cart"][1]["id"] = 9
+        loaded.data["user"] = "bob"
+        assert store.load("k").data == {"user": "ada", "n": 1, "cart": [1, {"id": 2}], "prefs": {"dark": True}}
 
 
 class TestAsyncMemoryStore(StoreContract):

@@ -6,6 +6,7 @@ tested at their exact boundaries with a fake clock.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -126,6 +127,19 @@ class Policy:
             "idle_timeout": self.idle_timeout,
             "warn_before": self.warn_before,
         }
+
+    def state_json(self, meta: Meta, now: float) -> bytes:
+        """:meth:`state` as the JSON bytes the endpoints send, formatted directly: the same
+        bytes as the shared encoder gives (``float.__repr__`` is what ``json`` writes for a
+        finite float), at a fraction of the cost of the encoder on the heartbeat's path."""
+        idle = round(meta.idle_expires_at - now, 3)
+        absolute = round(meta.absolute_expires_at - now, 3)
+        if not (math.isfinite(idle) and math.isfinite(absolute)):  # a corrupt record: let json spell it
+            return json.dumps(self.state(meta, now), separators=(",", ":")).encode()
+        return (
+            '{"state":"active","idle_remaining":%r,"absolute_remaining":%r,"idle_timeout":%r,"warn_before":%r}'
+            % (idle, absolute, self.idle_timeout, self.warn_before)
+        ).encode()
 
 
 __all__ = ["Policy", "EndReason", "WCAG_MIN_WARNING"]

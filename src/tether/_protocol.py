@@ -129,8 +129,11 @@ class Protocol:
     def _clear(self, secure: bool) -> str:
         return clear_cookie(self._cookie_name(secure), secure=secure, same_site=self._same_site, path=self.config.cookie_path)
 
-    def json_response(self, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()) -> Response:
-        """A JSON answer: every one is ``no-store``, refusals included."""
+    def json_response(
+        self, status: int, body: dict[str, Any] | bytes, headers: Sequence[tuple[str, str]] = ()
+    ) -> Response:
+        """A JSON answer: every one is ``no-store``, refusals included. ``body`` is a dict
+        to encode, or bytes already encoded (the 200 state, :meth:`Policy.state_json`)."""
         return Response(
             status,
             [
@@ -139,7 +142,7 @@ class Protocol:
                 ("x-content-type-options", "nosniff"),
                 *headers,
             ],
-            _encode_json(body).encode(),
+            body if isinstance(body, bytes) else _encode_json(body).encode(),
         )
 
     def refusal(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
@@ -312,7 +315,8 @@ class Protocol:
             headers = [("set-cookie", self._clear(session.secure))] if session.clears_cookie else []
             response = self.json_response(401, {"state": "ended", "reason": session.ended_reason or "none"}, headers)
         else:
-            response = self.json_response(200, session.state(), self.live_cookies(session))
+            state = self.policy_of(session.user).state_json(session.record.meta, session.now)
+            response = self.json_response(200, state, self.live_cookies(session))
         if method == "HEAD":
             response.body = b""
         return response
