@@ -34,7 +34,6 @@ from common import (  # noqa: E402
     HEARTBEAT_HEADERS,
     LoadResult,
     LoadSpec,
-    bare_app,
     cpu_plan,
     http_impl,
     loop_impl,

@@ -38,7 +38,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Any, Iterator
+from typing import Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,7 +89,7 @@ def cases(redis_url: str, tmpdir: str) -> list[Case]:
 
     redis_env = {"BENCH_STORE": redis_url, "BENCH_REDIS": redis_url}
     every_beat = {"BENCH_GRANULARITY": "0"}
-    asgi, wsgi = "bare ASGI", "bare WSGI"
+    wsgi = "bare WSGI"
     return [
         Case("bare ASGI", "asgi_bare", cookie=None),
         Case("Starlette SessionMiddleware (signed cookie)", "asgi_starlette_cookie", cookie="session"),

@@ -60,7 +60,6 @@ def _bare(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 def _django(with_sessions: bool) -> Any:
     import django
-    from django.conf import settings
     from django.http import HttpResponse, JsonResponse
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
@@ -155,7 +154,7 @@ def serve(case: str, url: str) -> tuple[subprocess.Popen[bytes], int]:
                 return proc, port
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn for {case} exited")
+                raise RuntimeError(f"gunicorn for {case} exited") from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"gunicorn for {case} did not start")

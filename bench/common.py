@@ -283,7 +283,7 @@ def _chunked_end(buf: bytes, pos: int) -> int:
 class _Conn(asyncio.Protocol):
     """One keep-alive connection: send, read one response, send again, until told to stop."""
 
-    def __init__(self, shared: "_Shared", raw: bytes, head: bool) -> None:
+    def __init__(self, shared: _Shared, raw: bytes, head: bool) -> None:
         self.shared = shared
         self.raw = raw
         self.head = head
@@ -392,7 +392,9 @@ async def _load(spec: LoadSpec) -> LoadResult:
     for c in conns:
         c.transport.close()
     lat = sorted(shared.latencies)
-    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0)
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0
+
     used = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     return LoadResult(
         requests=sum(shared.statuses.values()),

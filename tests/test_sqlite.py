@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from tether import Policy, hash_token
+from tether import Policy
 from tether.exceptions import StoreUnavailable
 from tether.stores import SQLiteStore
 from tether.testing import CountingStore, FakeClock, make_record

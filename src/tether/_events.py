@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 logger = logging.getLogger("tether")
 
@@ -74,7 +74,7 @@ class SweepRan:
     duration: float
 
 
-Event = Union[SessionStarted, HeartbeatAnswered, TouchWritten, SessionEnded, Refused, StoreFailed, SweepRan]
+Event = SessionStarted | HeartbeatAnswered | TouchWritten | SessionEnded | Refused | StoreFailed | SweepRan
 OnEvent = Callable[[Event], Any]
 
 

@@ -16,7 +16,6 @@ an operation once yielded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from ._events import Event
 from ._policy import Policy
@@ -106,6 +105,6 @@ class Emit:
     event: Event
 
 
-Op = Union[Load, LoadAndTouch, Touch, Save, Create, Delete, ListByUser, DeleteByUser, Sweep, ReportEnd, Emit]
+Op = Load | LoadAndTouch | Touch | Save | Create | Delete | ListByUser | DeleteByUser | Sweep | ReportEnd | Emit
 
 __all__ = ["Op", "Load", "LoadAndTouch", "Touch", "Save", "Create", "Delete", "ListByUser", "DeleteByUser", "Sweep", "ReportEnd", "Emit"]

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any, Coroutine
 
 from ._policy import Policy
-from ._records import Meta, Record, hash_token, new_token
+from ._records import Record, hash_token, new_token
 from .stores.base import METHODS, StoreBase, StoreSummary
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ._config import Config
 from ._cookies import vary_with_cookie
 from ._environ import Environ, request_from_environ
-from ._protocol import Request, Response, Session
+from ._protocol import Response, Session
 from ._runtime import Runtime, Sweeper, middleware_settings
 from .exceptions import StoreUnavailable
 from .stores.base import as_sync_store

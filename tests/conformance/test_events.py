@@ -16,7 +16,7 @@ import pytest
 from tether import StoreUnavailable, hash_token
 from tether.events import HeartbeatAnswered, Refused, SessionEnded, SessionStarted, StoreFailed, SweepRan, TouchWritten
 
-from .test_protocol import JSON_POST, POLICY, assert_json, server_side
+from .test_protocol import JSON_POST, POLICY, assert_json
 
 
 # Signed-cookie mode emits no events, records no device and keeps no tombstones yet (it

@@ -16,7 +16,7 @@ class DjangoClient(httpx.Client):
 
     tether: dict[str, Any] = {}
 
-    def __enter__(self) -> "DjangoClient":
+    def __enter__(self) -> DjangoClient:
         from django.test import override_settings
 
         self._override = override_settings(TETHER=self.tether)

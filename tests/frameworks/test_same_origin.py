@@ -83,7 +83,7 @@ def fastapi_client(ran: list[str]) -> Client:
 
 
 def flask_client(ran: list[str]) -> Client:
-    from flask import Flask, request
+    from flask import Flask
 
     from tether.contrib.flask import Tether, require_same_origin
 

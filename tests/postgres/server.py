@@ -80,7 +80,7 @@ class PostgresServer:
         tail = "&".join(f"{k}={v}" for k, v in query.items())
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}" + (f"?{tail}" if tail else "")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(int(START_TIMEOUT)), "start")
         return self
 

@@ -96,7 +96,7 @@ class RedisServer:
         except OSError:
             return False
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_until(lambda: self.ping() or self.process.poll() is not None, START_TIMEOUT, f"redis on {self.port}")

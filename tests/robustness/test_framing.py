@@ -77,7 +77,7 @@ def exchange(port: int, data: bytes, *, half_close: bool) -> tuple[bytes, bool]:
         while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError:  # reset: the server dropped the connection
                 return received, True

@@ -145,7 +145,7 @@ def django_demo(clock: FakeClock) -> Any:
         urls.urlpatterns = routes(DEMO_SETTINGS)  # type: ignore[attr-defined]
 
     class DemoClient(DjangoClient):
-        def __enter__(self) -> "DemoClient":
+        def __enter__(self) -> DemoClient:
             from django.test import override_settings
 
             self._urls = override_settings(ROOT_URLCONF=DJANGO_DEMO_URLS)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from markupsafe import Markup
 

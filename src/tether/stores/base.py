@@ -214,7 +214,7 @@ class ThreadedAsyncStore(InlineAsyncStore):
                 self._thread.start()
 
 
-def _work(jobs: "queue.SimpleQueue[Any]") -> None:
+def _work(jobs: queue.SimpleQueue[Any]) -> None:
     while True:
         job = jobs.get()
         if job is None:
@@ -234,7 +234,7 @@ def _work(jobs: "queue.SimpleQueue[Any]") -> None:
         del method, args, kwargs, loop, future, outcome
 
 
-def _resolve(future: "asyncio.Future[Any]", outcome: Any, ok: bool) -> None:
+def _resolve(future: asyncio.Future[Any], outcome: Any, ok: bool) -> None:
     if future.done():  # cancelled while the call ran
         return
     if ok:

@@ -299,7 +299,7 @@ class PostgresStore(_PostgresBase):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, create_table: bool = True) -> "PostgresStore":
+    def from_url(cls, url: str, *, create_table: bool = True) -> PostgresStore:
         """``postgresql://user:password@host:port/db?table=…`` (``postgres://`` too)."""
         conninfo, table, options = pool_options(url)
         pool = psycopg_pool.ConnectionPool(conninfo, reconnect_failed=_keep_reconnecting, **options)
@@ -382,7 +382,7 @@ class AsyncPostgresStore(_PostgresBase):
         super().__init__(pool, table=table, create_table=create_table)
 
     @classmethod
-    def from_url(cls, url: str, *, create_table: bool = True) -> "AsyncPostgresStore":
+    def from_url(cls, url: str, *, create_table: bool = True) -> AsyncPostgresStore:
         """See :meth:`PostgresStore.from_url`."""
         conninfo, table, options = pool_options(url)
         pool = psycopg_pool.AsyncConnectionPool(conninfo, reconnect_failed=_akeep_reconnecting, **options)
