@@ -16,14 +16,14 @@ import pytest
 from tether import StoreUnavailable, hash_token
 from tether.events import HeartbeatAnswered, Refused, SessionEnded, SessionStarted, StoreFailed, SweepRan, TouchWritten
 
-from .test_protocol import JSON_POST, POLICY, assert_json
+from .test_protocol import JSON_POST, POLICY, assert_json, server_side  # noqa: F401 (a fixture, used by name)
 
 
 # Signed-cookie mode emits no events, records no device and keeps no tombstones yet (it
 # ends sessions through deny entries of its own): these tests cover the server-side
 # stores, every adapter. The cookie mode's own revocation rules are in tests/test_cookie_mode.py.
 @pytest.fixture
-def server(server_side):
+def server(server_side):  # noqa: F811 - the fixture imported above, by name
     return server_side
 
 def runtime(server, name: str, *args: Any, **kwargs: Any) -> Any:
