@@ -86,7 +86,7 @@ def test_a_session_revoked_in_one_tab_is_confirmed_once_for_all(world, tab_count
     w.advance(5)
     mark = len(w.counts.log)
     revoking.bring_to_front()
-    revoking.locator("tr.current").get_by_role("button", name="Revoke").click()
+    revoking.locator("tr.current").get_by_role("button", name="Sign out").click()
     revoking.wait_for_url("**/login")
     w.wait_for(lambda: all(on_login(t) for t in tabs))
     w.advance(2)
