@@ -129,7 +129,7 @@
   // a page rendered signed out while we did not lead.
   const lead = { held: false, queued: null, gen: 0, letGo: () => {}, owesCheck: false };
   let timer = 0;
-  let quiet = false; // our own focus() calls are not user activity
+  let quiet = false; // focus moved by tether itself (see quietly) is not user activity
   let veiled = false;
   const jitter = navigator.locks ? 0 : Math.random();
 
@@ -408,8 +408,10 @@
     phase = "ended";
     clearTimeout(timer);
     clearTimeout(net.retryTimer);
-    lead.letGo();
+    // Tell the other tabs first, and keep the lock until this page goes: a tab handed the
+    // lock at once could hear of the end only after it had asked the server again.
     if (share) send({ t: "end", reason });
+    if (lead.queued) lead.queued.abort();
     hideWarning(true);
     const out = reason === "logout";
     if (emit(out ? "ended" : "expired", { reason })) {
@@ -421,7 +423,7 @@
       if (reason !== "none") query.push("reason=" + encodeURIComponent(reason));
       const url = cfg.login_url;
       location.replace(query.length ? url + (url.includes("?") ? "&" : "?") + query.join("&") : url);
-    }
+    } else drop(); // the app keeps the page: later tabs of this browser need the lock
   }
 
   // -- leadership: one Web Lock per browser -----------------------------------------------------------
@@ -437,6 +439,7 @@
     navigator.locks
       .request(NAME, steal ? { steal: true } : { signal: lead.queued.signal }, () =>
         new Promise((done) => {
+          if (phase === "ended") return done(); // granted too late: pass it on
           lead.held = true;
           lead.queued = null;
           lead.letGo = () => {
@@ -568,14 +571,17 @@
     return node;
   }
 
-  function focus(target) {
+  // Focus moved by us (showModal focuses the dialog, close() hands focus back) fires
+  // trusted focusin events; they are not the user's activity.
+  function quietly(act) {
     quiet = true;
     try {
-      target.focus();
+      act();
     } finally {
       quiet = false;
     }
   }
+  const focus = (target) => quietly(() => target.focus());
 
   function build() {
     if (cfg.ui === false) return;
@@ -613,8 +619,10 @@
     });
     dialog.addEventListener("close", () => {
       // We close it only after leaving "warning"; otherwise the browser closed it
-      // (a second Escape without user activation), which still means "stay".
-      if (phase === "warning") stay();
+      // (a second Escape without user activation), which still means "stay". The event
+      // is a queued task, late in a background tab (a minute, seen in Chromium): one that
+      // finds the dialog open again belongs to an earlier close of ours, not to the user.
+      if (phase === "warning" && !dialog.open) stay();
     });
     dialog.addEventListener("keydown", (event) => {
       if (event.key !== "Tab") return;
@@ -669,14 +677,16 @@
     render(now());
     if (!ui.dialogElement.open) {
       ui.focusBack = document.activeElement;
-      ui.dialogElement.showModal();
-      focus(ui.stayButton);
+      quietly(() => {
+        ui.dialogElement.showModal();
+        ui.stayButton.focus();
+      });
     }
   }
 
   function hideWarning(ending) {
     if (!ui.dialogElement || !ui.dialogElement.open) return;
-    ui.dialogElement.close();
+    quietly(() => ui.dialogElement.close());
     if (!ending && ui.focusBack && ui.focusBack.isConnected && ui.focusBack.focus) focus(ui.focusBack);
     ui.focusBack = null;
   }
