@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "tether" / "static"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Bytes, gzipped, everything included. Issue 3 set 5,000 (4,977 used); issue 13 item 5,
-# issue 8 and issue 10 items 4-5 raised it by the minimum: 5,528 used. Each feature's
+# issue 8 and issue 10 items 4-5 raised it by the minimum: 5,605 used. Each feature's
 # cost, measured by removing it from the final file (gzip is not additive: within ±5):
 #   readable locals, state in objects, the pure schedule()    +292
 #   its CommonJS export for node --test                        +59
@@ -29,7 +29,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #   the reason on the login redirect                           +34
 #   dark colour scheme and the narrow-screen fit (CSS)        +104
 #   ::part names title, message, actions                       +12
-BUDGET = 5528
+#   multi-tab fixes: an ended leader keeps the lock until its
+#   page goes, a late close event is not a Stay, quiet focus  +77
+BUDGET = 5605
 
 
 def test_min_file_records_the_current_source():

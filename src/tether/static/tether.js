@@ -410,8 +410,8 @@
     clearTimeout(net.retryTimer);
     // Tell the other tabs first, and keep the lock until this page goes: a tab handed the
     // lock at once could hear of the end only after it had asked the server again.
+    // (A lock request still queued here is passed on when granted.)
     if (share) send({ t: "end", reason });
-    if (lead.queued) lead.queued.abort();
     hideWarning(true);
     const out = reason === "logout";
     if (emit(out ? "ended" : "expired", { reason })) {
@@ -423,7 +423,7 @@
       if (reason !== "none") query.push("reason=" + encodeURIComponent(reason));
       const url = cfg.login_url;
       location.replace(query.length ? url + (url.includes("?") ? "&" : "?") + query.join("&") : url);
-    } else drop(); // the app keeps the page: later tabs of this browser need the lock
+    } else lead.letGo(); // the app keeps the page: later tabs of this browser need the lock
   }
 
   // -- leadership: one Web Lock per browser -----------------------------------------------------------
