@@ -17,7 +17,8 @@ from typing import Any, Callable, Generator, Sequence
 
 from ._config import Config
 from ._cookies import read_cookie
-from ._ops import Create, Load, Op, ReportEnd, Sweep
+from ._events import SessionStarted, TouchWritten
+from ._ops import Create, Emit, Load, Op, ReportEnd, Sweep
 from ._protocol import Protocol, Request
 from ._records import Meta, Record, hash_token, new_token
 from ._session import Session
@@ -96,33 +97,35 @@ class CookieProtocol(Protocol):
         now = config.clock()
         value = read_cookie(request.headers.get("cookie"), self._cookie_name(secure))
         if value is None:
-            return self._anonymous(now, secure, None)
+            return self._anonymous(now, secure, None, request)
         opened = self.codec.read(value, max_age=self._max_age) if len(value) < self.codec.max_size else None
         if opened is None:
             logger.info("tether: refused a session cookie that is not one this app signed (or too old)")
-            return self._anonymous(now, secure, "none")
+            return self._anonymous(now, secure, "none", request)
         sid, record = opened
         policy = config.policy_of(record.meta.user)
         reason: str | None = policy.end_reason(record.meta, now)
         if reason is None and self.revocable:
             reason = yield from self._denied(record)
         if reason is not None:
-            return self._anonymous(now, secure, reason)
+            return self._anonymous(now, secure, reason, request)
         if passive is None:
             passive = self.is_passive(request) or self.refused_unsafe(request)
         reissue = not passive and policy.wants_touch(record.meta, now)
         if reissue:
             record.meta = policy.touched(record.meta, now)
+            if self._on_event is not None:
+                yield Emit(TouchWritten(record.key))  # this answer re-signs the cookie: the write
         # Without a snapshot the session is never saved (the endpoints): no cap to guard.
         check = self._checker(sid, record.meta, secure) if snapshot else None
         return CookieSession(config, record, sid=sid, reissue=reissue, check=check, now=now, secure=secure,
-                             snapshot=snapshot)
+                             snapshot=snapshot, request=request)
 
-    def _anonymous(self, now: float, secure: bool, reason: Any) -> Session:
+    def _anonymous(self, now: float, secure: bool, reason: Any, request: Request) -> Session:
         """No live session: a fresh anonymous one (its first write signs a new cookie)."""
         meta = self.config.policy.start(now)
         return CookieSession(self.config, None, check=self._checker(new_token(), meta, secure), now=now,
-                             secure=secure, ended_reason=reason, clears_cookie=reason is not None)
+                             secure=secure, ended_reason=reason, clears_cookie=reason is not None, request=request)
 
     def _checker(self, sid: str, meta: Meta, secure: bool) -> Callable[[dict[str, Any]], object]:
         name = self._cookie_name(secure)
@@ -178,8 +181,13 @@ class CookieProtocol(Protocol):
                     elif self.revocable:
                         yield from self._deny(record, "none")  # rotated: the old id dies
                 meta = self.policy_of(user).start(self.config.clock(), user)
+                if user is not None:
+                    meta = self._signed_in_from(meta, session.request)
                 sid = new_token()
-                return [self._issue(sid, Record(hash_token(sid), meta, dict(session.data)), secure)]
+                cookie = self._issue(sid, Record(hash_token(sid), meta, dict(session.data)), secure)
+                if self._on_event is not None:
+                    yield Emit(SessionStarted(hash_token(sid), user))
+                return [cookie]
             if record is not None and isinstance(session, CookieSession) and session.sid is not None:
                 if session.changed or session.reissue:
                     return [self._issue(session.sid, Record(record.key, record.meta, dict(session.data)), secure)]
@@ -194,7 +202,7 @@ class CookieProtocol(Protocol):
         report the end. Without the store only this browser's cookie is cleared."""
         if self.revocable:
             yield from self._deny(record, reason)
-        if self.config.on_end is not None:
+        if self._reports_end:
             yield ReportEnd(record, reason)
 
     def _deny(self, record: Record, reason: str) -> Generator[Op, Any, None]:
@@ -232,7 +240,7 @@ class CookieProtocol(Protocol):
         assert key is not None
         tombstone = Record(key, Meta(now, now, now + window, now + window, ended="revoked"), {})
         yield Create(tombstone)
-        if self.config.on_end is not None:
+        if self._reports_end:
             yield ReportEnd(tombstone, "revoked")
         return 1
 

@@ -104,18 +104,10 @@ VARIANTS = [(adapter, kind) for adapter in sorted(FACTORIES) for kind in (*STORE
 COOKIE_KEY = "conformance-signing-key-0123456789"
 
 
-@pytest.fixture(params=VARIANTS, ids=[f"{adapter}-{kind}" for adapter, kind in VARIANTS])
-def server(request, clock, tmp_path):
-    yield from serve(request, clock, tmp_path)
-
-
 #: The variants whose sessions live on the server (every one but signed-cookie mode).
 SERVER_SIDE = [variant for variant in VARIANTS if variant[1] != "cookie"]
-
-
-@pytest.fixture(params=SERVER_SIDE, ids=[f"{adapter}-{kind}" for adapter, kind in SERVER_SIDE])
-def server_side(request, clock, tmp_path):
-    yield from serve(request, clock, tmp_path)
+# The fixtures ``server`` (every variant) and ``server_side`` are in conftest.py, for
+# this suite and the event suite alike.
 
 
 def serve(request, clock, tmp_path):
