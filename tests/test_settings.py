@@ -89,6 +89,21 @@ def test_an_unknown_key_names_itself_and_the_accepted_ones(build: Any) -> None:
         ({"store": "nosuch://x"}, "nosuch://x"),
         ({"prefix": "no-slash"}, "prefix"),
         ({"trusted_origins": "https://a.example"}, "trusted_origins"),
+        # Wrong types that used to pass and go wrong later (a stranger's test, 2026-12):
+        ({"secure": "false"}, "secure"),  # truthy: a Secure cookie on http
+        ({"record_ip": "no"}, "record_ip"),
+        ({"login_url": 5}, "login_url"),
+        ({"cookie_path": "app"}, "cookie_path"),
+        ({"max_body": "4096"}, "max_body"),  # a TypeError (500) on every heartbeat
+        ({"max_body": 0}, "max_body"),  # every heartbeat a 413
+        ({"retry_after": -1}, "retry_after"),
+        ({"retry_after": "5"}, "retry_after"),
+        ({"passive_paths": ["api"]}, "passive path 'api'"),  # never matches a path
+        ({"trusted_origins": ["https://a.example/app"]}, "https://a.example/app"),  # never an Origin
+        ({"policy_for": "admins"}, "policy_for"),
+        ({"clock": 5}, "clock"),
+        ({"prefix": 5}, "prefix"),
+        ({"same_site": None}, "same_site"),
     ],
 )
 def test_a_bad_value_names_its_key_at_construction(build: Any, settings: dict[str, Any], key: str) -> None:
@@ -117,3 +132,25 @@ def test_every_adapter_has_the_same_defaults(tmp_path: Any, monkeypatch: pytest.
     middleware = app.extensions["tether"]
     assert middleware.config == Config() and middleware.sweep_interval == 60.0
     assert isinstance(middleware.store, SQLiteStore)
+
+
+def test_flask_names_a_bad_value_as_the_config_key() -> None:
+    """A Flask app writes TETHER_IDLE_TIMEOUT; the error says that, not Policy's field name."""
+    flask = pytest.importorskip("flask")
+    from tether.contrib.flask import Tether
+
+    for config, named in (
+        ({"TETHER_IDLE_TIMEOUT": "20m"}, "TETHER_IDLE_TIMEOUT must be a number"),
+        ({"TETHER_IDLE_TIMEOUT": 100}, "TETHER_WARN_BEFORE (120 s) must be positive and shorter than TETHER_IDLE_TIMEOUT"),
+        ({"TETHER_MAX_BODY": "4096"}, "TETHER_MAX_BODY must be"),
+    ):
+        app = flask.Flask(__name__)
+        app.config.update(TETHER_STORE="memory://", **config)
+        with pytest.raises(ConfigurationError) as caught:
+            Tether(app)
+        assert named in str(caught.value)
+
+
+def test_middleware_errors_keep_the_field_names(build: Any) -> None:
+    with pytest.raises(ConfigurationError, match=r"^warn_before \(120 s\) must be positive and shorter than idle_timeout"):
+        build(idle_timeout=100, store=MemoryStore())

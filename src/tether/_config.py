@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -15,6 +16,8 @@ OnEnd = Callable[[Record, str], Any]
 
 #: The SameSite spellings a Config accepts, and how the cookie spells them.
 SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+#: What a browser sends as ``Origin``: a scheme, a host and maybe a port; never a path.
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")
 
 
 @dataclass(frozen=True)
@@ -62,21 +65,43 @@ class Config:
     def __post_init__(self) -> None:
         if not isinstance(self.policy, Policy):
             raise ConfigurationError(f"policy must be a tether.Policy, got {type(self.policy).__name__}")
-        if not self.prefix.startswith("/") or self.prefix.endswith("/"):
+        if not isinstance(self.prefix, str) or not self.prefix.startswith("/") or self.prefix.endswith("/"):
             raise ConfigurationError(f"prefix must start with '/' and not end with one, got {self.prefix!r}")
-        if self.same_site.lower() not in SAME_SITE:
+        if not isinstance(self.same_site, str) or self.same_site.lower() not in SAME_SITE:
             raise ConfigurationError(f"same_site must be lax, strict or none, got {self.same_site!r}")
         if self.same_site.lower() == "none" and self.secure is False:
             raise ConfigurationError("same_site='none' needs a Secure cookie; browsers drop it otherwise")
-        if not self.cookie_name or any(c in self.cookie_name for c in ";=, \t"):
+        if not isinstance(self.cookie_name, str) or not self.cookie_name or any(c in self.cookie_name for c in ";=, \t"):
             raise ConfigurationError(f"cookie_name {self.cookie_name!r} is not a valid cookie name")
         for origin in self.trusted_origins:
-            if "://" not in origin or origin.endswith("/"):
+            # Compared whole with the browser's Origin header, which never has a path.
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
                 raise ConfigurationError(f"trusted origin {origin!r} must look like 'https://host[:port]'")
+        for path in self.passive_paths:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ConfigurationError(f"passive path {path!r} must be a path prefix starting with '/'")
+        # Wrong types would otherwise pass here and go wrong later: secure="false" is
+        # truthy (a Secure cookie on http), max_body="4096" fails on every request.
+        if self.secure is not None and not isinstance(self.secure, bool):
+            raise ConfigurationError(f"secure must be True, False or None, got {self.secure!r}")
+        if not isinstance(self.record_ip, bool):
+            raise ConfigurationError(f"record_ip must be True or False, got {self.record_ip!r}")
+        if not isinstance(self.login_url, str) or not self.login_url:
+            raise ConfigurationError(f"login_url must be a URL (a string), got {self.login_url!r}")
+        if not isinstance(self.cookie_path, str) or not self.cookie_path.startswith("/"):
+            raise ConfigurationError(f"cookie_path must start with '/', got {self.cookie_path!r}")
+        if isinstance(self.max_body, bool) or not isinstance(self.max_body, int) or self.max_body < 2:
+            raise ConfigurationError(f"max_body must be a whole number of bytes of at least 2, got {self.max_body!r}")
+        if isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int) or self.retry_after < 0:
+            raise ConfigurationError(f"retry_after must be a whole number of seconds (0 or more), got {self.retry_after!r}")
         if self.on_end is not None and not callable(self.on_end):
             raise ConfigurationError("on_end must be callable as on_end(record, reason)")
         if self.on_event is not None and not callable(self.on_event):
             raise ConfigurationError("on_event must be callable as on_event(event)")
+        if self.policy_for is not None and not callable(self.policy_for):
+            raise ConfigurationError("policy_for must be callable as policy_for(user)")
+        if not callable(self.clock):
+            raise ConfigurationError("clock must be callable, returning the time in seconds")
 
     def policy_of(self, user: str | None) -> Policy:
         """The policy in force for ``user`` (``policy_for``'s, or the one policy)."""

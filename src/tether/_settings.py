@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from typing import Any, Callable, Mapping
 
 from ._config import Config
@@ -21,6 +22,9 @@ POLICY_KEYS = frozenset(f.name for f in dataclasses.fields(Policy))
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config)) - {"policy"}
 ADAPTER_KEYS = frozenset({"store", "sweep_interval", "policy", "secret_key"})
 KNOWN_KEYS = POLICY_KEYS | CONFIG_KEYS | ADAPTER_KEYS
+#: A setting's name as a word in a Policy or Config message (not inside a quoted value, not a call).
+_KEY_NAMES = "|".join(sorted(KNOWN_KEYS, key=len, reverse=True))
+_KEY_WORD = re.compile(rf"(?<![\w'])(?:{_KEY_NAMES})(?![\w'(])")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +43,12 @@ def import_object(path: str) -> Any:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigurationError(f"cannot import {path!r}: {exc}") from exc
+
+
+def _respell(message: str, spell: Callable[[str], str]) -> str:
+    if spell("idle_timeout") == "idle_timeout":
+        return message
+    return _KEY_WORD.sub(lambda match: spell(match.group(0)), message)
 
 
 def build_settings(
@@ -62,8 +72,6 @@ def build_settings(
     policy = values.get("policy")
     if policy is not None and policy_values:
         raise ConfigurationError(f"set {spell('policy')} or {', '.join(map(spell, policy_values))}, not both")
-    if policy is None:
-        policy = Policy(**policy_values)
     options = {k: v for k, v in values.items() if k in CONFIG_KEYS}
     for hook in ("on_end", "on_event", "clock"):
         if isinstance(options.get(hook), str):
@@ -71,7 +79,11 @@ def build_settings(
     for listing in ("passive_paths", "trusted_origins"):
         if isinstance(options.get(listing), str):
             raise ConfigurationError(f"{spell(listing)} must be a list of strings, not one string")
-    config = Config(policy=policy, **options)
+    try:
+        config = Config(policy=Policy(**policy_values) if policy is None else policy, **options)
+    except ConfigurationError as exc:
+        # Policy and Config name their fields; say them as the user wrote them (TETHER_IDLE_TIMEOUT).
+        raise ConfigurationError(_respell(str(exc), spell)) from exc
     store = values.get("store")
     if isinstance(store, str):
         from .stores.urls import open_store
