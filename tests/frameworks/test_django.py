@@ -162,6 +162,7 @@ def test_checks_pass_when_configured(env: Env) -> None:
 
 def test_checks_explain_misconfiguration(env: Env) -> None:
     assert ids(TETHER={"idle_timout": 5}) == {"tether.E001"}
+    assert ids(TETHER="sqlite:///sessions.db") == {"tether.E001"}  # a store URL where the dict goes
     django_sessions = ["django.contrib.sessions.middleware.SessionMiddleware", *MIDDLEWARE[1:]]
     assert ids(MIDDLEWARE=django_sessions) == {"tether.E002", "tether.E003"}
     assert ids(MIDDLEWARE=[MIDDLEWARE[1], MIDDLEWARE[0]]) == {"tether.E004"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, Mapping
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -17,12 +17,15 @@ from ..._environ import request_from_environ
 from ..._protocol import Request, Response, Session
 from ..._runtime import Runtime as BaseRuntime
 from ..._settings import build_settings
+from ...exceptions import ConfigurationError
 
 
 class Runtime(BaseRuntime):
     """The protocol, the sync store and the sweeper of this process, from ``TETHER``."""
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: Any):
+        if not isinstance(values, Mapping):
+            raise ConfigurationError(f"TETHER must be a dict of settings, e.g. {{'store': ...}}, got {type(values).__name__}")
         super().__init__(build_settings({k.lower(): v for k, v in values.items()}, lambda key: f"TETHER[{key!r}]"))
 
     def open_token(self, token: str | None) -> Session:
