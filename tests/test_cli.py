@@ -153,7 +153,7 @@ KEY = hash_token(new_token())
         (["sessions", "--store", MISSING, "stats"], "tether: no SQLite database at '/nonexistent/dir/x.db'"),
         (["sessions", "list", "--user", "ada", "--store", MISSING], "tether: no SQLite database at"),
         (["sessions", "--store", "{db}", "sweep", "--on-end", "nosuch:fn"], "tether: cannot import 'nosuch:fn'"),
-        (["sessions", "--store", "{db}", "sweep", "--on-end", "os:sep"], "on_end must be callable"),
+        (["sessions", "--store", "{db}", "sweep", "--on-end", "os:sep"], "--on-end must be callable as on_end(record, reason)"),
         (["sessions", "--store", "ftp://x", "stats"], "tether: unknown store URL 'ftp://x'"),
         (["sessions", "--store", "sqlite://relative.db", "stats"], "sqlite:///"),
         (["sessions", "--store", "postgresql://x/db?table=Bad-Name", "stats"], "table 'Bad-Name'"),
@@ -167,6 +167,8 @@ KEY = hash_token(new_token())
         (["sessions", "--store", "{db}", "revoke", KEY, "--except", "ab"], "--except goes with --user"),
         (["sessions", "--store", "{db}", "revoke", "--user", "ada", "--except", "ab"], "no session of ada"),
         (["sessions", "--store", "{db}", "frobnicate"], "invalid choice: 'frobnicate'"),
+        # An empty store of this process only: it would always answer "0 sessions".
+        (["sessions", "--store", "memory://", "stats"], "'memory://' lives inside one app process"),
         (["demo", "--idle", "10", "--warn", "30", "--port", "1"], "warn_before"),
     ],
 )
@@ -205,3 +207,22 @@ def test_tombstones_are_listed_as_ended(db: tuple[str, SQLiteStore]) -> None:
     store.save(tomb, create=True)
     [row] = [json.loads(line) for line in run_cli("sessions", "--store", url, "list", "--user", "ada", "--json").stdout.splitlines()]
     assert row["state"] == "ended (revoked)"
+
+
+def test_cookie_mode_without_itsdangerous_names_the_extra(tmp_path: Path) -> None:
+    """``cookie:`` without the cookie extra: one line naming it, not a ModuleNotFoundError."""
+    (tmp_path / "itsdangerous.py").write_text("raise ImportError('No module named itsdangerous')\n")
+    env = {**ENV, "PYTHONPATH": str(tmp_path), "TETHER_SECRET_KEY": "k" * 32}
+    out = run_cli("sessions", "--store", "cookie:", "stats", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == "tether: 'cookie:' needs the cookie extra: pip install 'tether[cookie]'"
+
+
+def test_revoking_a_users_cookie_sessions_succeeds_without_a_count(tmp_path: Path) -> None:
+    """Signed-cookie mode cannot count a user's sessions, but revoking them worked: exit 0."""
+    pytest.importorskip("itsdangerous")
+    url = f"cookie:sqlite:///{tmp_path / 'revoked.db'}"
+    SQLiteStore(tmp_path / "revoked.db").close()
+    out = run_cli("sessions", "--store", url, "revoke", "--user", "ada", env={**ENV, "TETHER_SECRET_KEY": "k" * 32})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "every session of ada signed in until now is revoked"

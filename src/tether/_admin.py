@@ -123,6 +123,10 @@ def run_action(runtime: Runtime, args: argparse.Namespace, write: Write) -> int:
         return 0
     if args.action == "revoke":
         count = _revoke(runtime, args.key, args.user, args.keep)
+        if args.key is None and args.keep is None and getattr(runtime.store, "carries_record", False) is True:
+            # Signed-cookie mode denies the user's sessions without knowing how many there are.
+            _report(write, as_json, "revoked", None, f"every session of {args.user} signed in until now is revoked")
+            return 0
         _report(write, as_json, "revoked", count, f"{count} session(s) revoked")
         return 0 if count else 1
     if args.action == "schema":
@@ -189,7 +193,7 @@ def _utc(when: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(when))
 
 
-def _report(write: Write, as_json: bool, name: str, count: int, text: str) -> None:
+def _report(write: Write, as_json: bool, name: str, count: int | None, text: str) -> None:
     if as_json:
         _write_json(write, [{name: count}])
     else:

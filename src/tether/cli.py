@@ -119,6 +119,8 @@ def run_sessions(args: argparse.Namespace) -> int:
     url = getattr(args, "store", None) or os.environ.get(STORE_ENV)
     if not url:
         raise ConfigurationError(f"no store given: pass --store URL or set {STORE_ENV} (e.g. sqlite:///app.sqlite3)")
+    if url.lower().startswith("memory:"):
+        raise ConfigurationError(f"{url!r} lives inside one app process: a command cannot see its sessions")
     settings = {"store": open_store(url, create=False), "on_end": getattr(args, "on_end", None), "sweep_interval": None}
     runtime = Runtime(build_settings(settings, lambda key: f"--{key.replace('_', '-')}"))
     try:

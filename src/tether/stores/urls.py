@@ -26,7 +26,10 @@ def open_store(url: str, *, asynchronous: bool = False, create: bool = True, sec
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme == "cookie":
-        from .cookie import SignedCookieStore
+        try:
+            from .cookie import SignedCookieStore
+        except ImportError as exc:
+            raise ConfigurationError(f"{url!r} needs the cookie extra: pip install 'tether[cookie]'") from exc
 
         rest = url[len("cookie:"):].removeprefix("//") if url.startswith("cookie://") else url[len("cookie:"):]
         # Sync, always: the cookie store hands it to the runtime, which runs it off the loop.
