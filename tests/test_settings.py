@@ -98,7 +98,7 @@ def test_an_unknown_key_names_itself_and_the_accepted_ones(build: Any) -> None:
         ({"max_body": 0}, "max_body"),  # every heartbeat a 413
         ({"retry_after": -1}, "retry_after"),
         ({"retry_after": "5"}, "retry_after"),
-        ({"passive_paths": ["api"]}, "passive path 'api'"),  # never matches a path
+        ({"passive_paths": ["api"]}, "passive path 'api' must start with '/'"),  # never matches a path
         ({"trusted_origins": ["https://a.example/app"]}, "https://a.example/app"),  # never an Origin
         ({"policy_for": "admins"}, "policy_for"),
         ({"clock": 5}, "clock"),

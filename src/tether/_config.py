@@ -79,7 +79,7 @@ class Config:
                 raise ConfigurationError(f"trusted origin {origin!r} must look like 'https://host[:port]'")
         for path in self.passive_paths:
             if not isinstance(path, str) or not path.startswith("/"):
-                raise ConfigurationError(f"passive path {path!r} must be a path prefix starting with '/'")
+                raise ConfigurationError(f"passive path {path!r} must start with '/'")
         # Wrong types would otherwise pass here and go wrong later: secure="false" is
         # truthy (a Secure cookie on http), max_body="4096" fails on every request.
         if self.secure is not None and not isinstance(self.secure, bool):
