@@ -226,3 +226,11 @@ def test_revoking_a_users_cookie_sessions_succeeds_without_a_count(tmp_path: Pat
     out = run_cli("sessions", "--store", url, "revoke", "--user", "ada", env={**ENV, "TETHER_SECRET_KEY": "k" * 32})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "every session of ada signed in until now is revoked"
+
+
+def test_stats_in_cookie_mode_says_there_is_nothing_on_the_server_to_count() -> None:
+    out = run_cli("sessions", "--store", "cookie:", "stats", env={**ENV, "TETHER_SECRET_KEY": "k" * 32})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == (
+        "tether: signed-cookie mode keeps no sessions on the server to count: each lives in its browser's cookie"
+    )

@@ -31,7 +31,10 @@ def demo_without(hidden: tuple[str, ...], *argv: str) -> subprocess.CompletedPro
 def test_a_base_install_is_told_to_install_the_demo_extra(framework: str) -> None:
     out = demo_without(BASE_INSTALL, "--framework", framework)
     assert out.returncode == 2
-    assert out.stderr.splitlines() == ["tether: the demo needs the jinja2 module: pip install 'tether[demo]'"]
+    assert out.stderr.splitlines() == [
+        "tether: the demo needs the jinja2 module: pip install 'tether[demo]'"
+        " ('tether[demo,flask]' or 'tether[demo,django]' for those demos)"
+    ]
     assert out.stdout == ""
 
 

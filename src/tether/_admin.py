@@ -108,6 +108,8 @@ def run_action(runtime: Runtime, args: argparse.Namespace, write: Write) -> int:
         return 0
     if args.action == "stats":
         within = runtime.config.policy.idle_timeout if args.within is None else args.within
+        if getattr(runtime.store, "carries_record", False) is True:
+            raise NotInCookieMode("signed-cookie mode keeps no sessions on the server to count: each lives in its browser's cookie")
         summarise = getattr(runtime.store, "summary", None)
         if summarise is None:  # a store written before summary() joined the contract
             raise NotImplementedError(f"{type(runtime.store).__name__} cannot count its sessions (no summary method)")

@@ -22,4 +22,6 @@ try:  # jinja2 renders every page; Starlette, uvicorn and python-multipart serve
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:
-    raise missing_extra(exc, "demo") from None
+    # Every framework's demo needs these; the Flask and Django ones need their framework too.
+    error = missing_extra(exc, "demo")
+    raise ConfigurationError(f"{error} ('tether[demo,flask]' or 'tether[demo,django]' for those demos)") from None
