@@ -195,3 +195,30 @@ def test_every_tether_answer_carries_content_length_never_chunked():
         assert names.count(b"content-length") == 1, (method, path)
         length = int(dict(start["headers"])[b"content-length"])
         assert length == len(b"".join(m.get("body", b"") for m in bodies)), (method, path, start["status"])
+
+
+def test_send_response_sends_exactly_the_answers_headers():
+    """The JSON prefix goes out pre-encoded: the bytes must still be the answer's own
+    headers, in order, extra ones (Allow, Retry-After, Set-Cookie) after them."""
+    from tether._protocol import Protocol, Request, Response
+    from tether.asgi import send_response
+
+    protocol = Protocol()
+    answers = [
+        protocol.refusal(405, "method GET not allowed", [("allow", "POST")]),
+        protocol.unavailable(),
+        protocol.json_response(200, b'{"state":"active"}'),
+        protocol.json_response(401, {"state": "ended"}, [("set-cookie", "tether=; Max-Age=0")]),
+        protocol.script(Request("GET", "/_tether/tether.js")),
+        Response(204, [("x-one", "1")]),
+    ]
+    for response in answers:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        asyncio.run(send_response(send, response))
+        expected = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        assert sent[0]["headers"] == [*expected, (b"content-length", str(len(response.body)).encode())], response
+        assert sent[0]["status"] == response.status and sent[1]["body"] == response.body

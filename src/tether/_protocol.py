@@ -33,6 +33,13 @@ _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 # Logging is the one side effect allowed here: a refusal's DEBUG line (never a token).
 logger = logging.getLogger("tether")
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+#: The headers every JSON answer starts with (refusals included). The ASGI adapter keeps
+#: their bytes form, built once (``Response.json``), instead of encoding them per answer.
+JSON_HEADERS: tuple[tuple[str, str], ...] = (
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+)
 _ENDPOINTS: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
     "status": ("GET", "HEAD"),
@@ -64,6 +71,9 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    #: Set by :meth:`Protocol.json_response`: ``headers`` starts with :data:`JSON_HEADERS`,
+    #: so an adapter may send that prefix in a form it prepared once.
+    json: bool = False
 
 
 def same_origin_refusal(request: Request, *, secure: bool | None, trusted: frozenset[str]) -> str | None:
@@ -136,13 +146,9 @@ class Protocol:
         to encode, or bytes already encoded (the 200 state, :meth:`Policy.state_json`)."""
         return Response(
             status,
-            [
-                ("content-type", "application/json"),
-                ("cache-control", "no-store"),
-                ("x-content-type-options", "nosniff"),
-                *headers,
-            ],
+            [*JSON_HEADERS, *headers],
             body if isinstance(body, bytes) else _encode_json(body).encode(),
+            json=True,
         )
 
     def refusal(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> Response:

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 
 from ._config import Config
 from ._cookies import vary_with_cookie
-from ._protocol import Request, Response
+from ._protocol import JSON_HEADERS, Request, Response
 from ._runtime import AsyncRuntime, middleware_settings
 from .exceptions import StoreUnavailable
 from .stores.base import as_async_store
@@ -48,11 +48,22 @@ def request_from_scope(scope: Scope) -> Request:
     )
 
 
+#: :data:`JSON_HEADERS` as ASGI sends them, encoded once: every endpoint answer starts with them.
+_RAW_JSON_HEADERS = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in JSON_HEADERS)
+_N_JSON = len(JSON_HEADERS)
+
+
 async def send_response(send: Send, response: Response) -> None:
     """Send a tether answer, always with Content-Length (never chunked)."""
     body = response.body
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    if response.json:
+        # Only what follows the fixed prefix is encoded here (for a heartbeat: nothing).
+        headers = list(_RAW_JSON_HEADERS)
+        for k, v in response.headers[_N_JSON:]:
+            headers.append((k.encode("latin-1"), v.encode("latin-1")))
+    else:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
