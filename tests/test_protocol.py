@@ -8,6 +8,7 @@ real adapters and stores: tests/conformance/.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any, Generator
 
@@ -122,6 +123,46 @@ def test_saving_unchanged_data_writes_nothing_and_changed_data_saves(clock: Fake
     session.data["cart"] = [1]
     ops, cookies = drive(protocol.save_session(session), True)
     assert ops == [Save(Record(record.key, record.meta, {"cart": [1]}))]
+    assert cookies == []
+
+
+# What the app does to its data, and whether the page saves it: "changed" means the
+# data's JSON differs from what was loaded (tracked writes, not a snapshot per page).
+DATA_EDITS: list[tuple[str, dict[str, Any], Any, bool]] = [
+    ("nothing", {"n": 1}, lambda d: None, False),
+    ("a read", {"n": 1, "cart": [1]}, lambda d: (d["n"], d.get("cart"), list(d.items())), False),
+    ("the same value put back", {"n": 1}, lambda d: d.__setitem__("n", 1), False),
+    ("update() with the same values", {"n": 1}, lambda d: d.update(n=1), False),
+    ("setdefault() of a key it has", {"n": 1}, lambda d: d.setdefault("n", 2), False),
+    ("a key removed and put back", {"n": 1}, lambda d: (d.pop("n"), d.__setitem__("n", 1)), False),
+    ("a new key", {"n": 1}, lambda d: d.__setitem__("m", 2), True),
+    ("a new value", {"n": 1}, lambda d: d.__setitem__("n", 2), True),
+    ("del", {"n": 1}, lambda d: d.__delitem__("n"), True),
+    ("pop()", {"n": 1}, lambda d: d.pop("n"), True),
+    ("popitem()", {"n": 1}, lambda d: d.popitem(), True),
+    ("clear()", {"n": 1}, lambda d: d.clear(), True),
+    ("setdefault() of a new key", {"n": 1}, lambda d: d.setdefault("m", 2), True),
+    ("update()", {"n": 1}, lambda d: d.update({"m": 2}), True),
+    ("|=", {"n": 1}, lambda d: d.__ior__({"m": 2}), True),
+    ("a loaded list appended to in place", {"cart": [1]}, lambda d: d["cart"].append(2), True),
+    ("a loaded dict changed in place", {"prefs": {"a": 1}}, lambda d: d["prefs"].update(a=2), True),
+    ("a nested list changed in place", {"x": {"y": [1]}}, lambda d: d["x"]["y"].append(2), True),
+    ("a list written, then appended to", {"n": 1}, lambda d: (d.__setitem__("cart", []), d["cart"].append(1)), True),
+]
+
+
+@pytest.mark.parametrize("loaded, edit, saves", [e[1:] for e in DATA_EDITS], ids=[e[0] for e in DATA_EDITS])
+def test_a_page_saves_its_data_exactly_when_it_changed(clock: FakeClock, loaded: dict[str, Any], edit: Any,
+                                                       saves: bool) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    record.data = copy.deepcopy(loaded)
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    edit(session.data)
+    expected = copy.deepcopy(dict(session.data))
+    assert session.changed is saves
+    ops, cookies = drive(protocol.save_session(session), *([True] if saves else []))
+    assert ops == ([Save(Record(record.key, record.meta, expected))] if saves else [])
     assert cookies == []
 
 

@@ -20,22 +20,26 @@ from ._cookies import read_cookie
 from ._ops import Create, Load, Op, ReportEnd, Sweep
 from ._protocol import Protocol, Request
 from ._records import Meta, Record, hash_token, new_token
-from ._session import Session
+from ._session import Session, TrackedData
 from .exceptions import CookieTooLarge, NotInCookieMode
 from .stores.cookie import CookieCodec, SignedCookieStore, not_before_key
 
 logger = logging.getLogger("tether")
 
 
-class CappedData(dict):  # type: ignore[type-arg]
+class CappedData(TrackedData):
     """The session's data dict; a write that would overflow the cookie raises
-    :class:`CookieTooLarge` at that write, in the app's code, and is undone."""
+    :class:`CookieTooLarge` at that write, in the app's code, and is undone (and so is
+    no change: :class:`TrackedData` compares the JSON)."""
+
+    __slots__ = ("_check",)
 
     def __init__(self, data: dict[str, Any], check: Callable[[dict[str, Any]], object]) -> None:
         super().__init__(data)
         self._check = check
 
     def _guarded(self, change: Callable[[], Any]) -> Any:
+        self._write()
         before = dict(self)
         result = change()
         try:
