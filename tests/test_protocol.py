@@ -238,3 +238,75 @@ def test_without_on_end_nothing_is_reported(clock: FakeClock) -> None:
 def test_an_endpoint_answer_is_a_response(clock: FakeClock) -> None:
     ops, response = drive(protocol_for(clock).endpoint(request("GET", "/_tether/nosuch")))
     assert ops == [] and isinstance(response, Response) and response.status == 404
+
+
+# -- skipping save_session when nothing is pending (the adapters' page hot path) ---------------
+
+
+def _tapped(gen: Generator[Op, Any, Any], ops: list[Op]) -> Generator[Op, Any, Any]:
+    """``gen``, recording every operation it yields."""
+    try:
+        op = next(gen)
+        while True:
+            ops.append(op)
+            op = gen.send((yield op))
+    except StopIteration as done:
+        return done.value
+
+
+PAGE_ACTIONS: list[tuple[str, str, float, Any, bool]] = [
+    # (name, which session the request carries, seconds since sign-in, what the app does,
+    #  saves_nothing for the store-backed protocol)
+    ("anonymous, reads", "none", 0, lambda s: s.data.get("n"), True),
+    ("anonymous, writes", "none", 0, lambda s: s.data.__setitem__("n", 1), False),
+    ("anonymous, logout", "none", 0, lambda s: s.logout(), False),
+    ("unknown token", "unknown", 0, lambda s: None, False),
+    ("malformed token", "malformed", 0, lambda s: None, False),
+    ("live, reads", "live", 1, lambda s: s.data.get("n"), True),
+    ("live, past the granularity", "live", 100, lambda s: None, True),
+    ("live, an equal value put back", "live", 1, lambda s: s.data.__setitem__("n", 1), True),
+    ("live, writes", "live", 1, lambda s: s.data.__setitem__("n", 2), False),
+    ("live, in place", "live", 1, lambda s: s.data["cart"].append(2), False),
+    ("live, login as someone else", "live", 1, lambda s: s.login("bob"), False),
+    ("live, login again", "live", 1, lambda s: s.login("ada"), False),
+    ("live, logout", "live", 1, lambda s: s.logout(), False),
+    ("live, end the others", "live", 1, lambda s: s.end_other_sessions(), False),
+]
+
+
+@pytest.mark.parametrize("mode", ["store", "cookie"])
+@pytest.mark.parametrize("carried, after, action, expected", [a[1:] for a in PAGE_ACTIONS],
+                         ids=[a[0] for a in PAGE_ACTIONS])
+def test_saves_nothing_only_when_save_session_would_do_nothing(mode: str, carried: str, after: float, action: Any,
+                                                               expected: bool) -> None:
+    """The adapters skip ``save_session`` when ``saves_nothing`` says so: it must never
+    say so when the session has something to store or a cookie to send."""
+    from tether._cookie_mode import CookieProtocol
+    from tether._drive import run_sync
+    from tether.stores import MemoryStore
+    from tether.stores.cookie import SignedCookieStore
+
+    clock = FakeClock()
+    config = Config(policy=POLICY, clock=clock, on_end=lambda record, reason: None)
+    store: Any
+    if mode == "store":
+        store = MemoryStore()
+        protocol = Protocol(config)
+    else:
+        store = SignedCookieStore("a-signing-key-0123456789abcdef", revocations=MemoryStore())
+        protocol = CookieProtocol(config, store)
+    signing_in = run_sync(protocol.open_session(request("POST", "/login")), store)
+    signing_in.data.update(n=1, cart=[1])
+    signing_in.login("ada")
+    cookie = run_sync(protocol.save_session(signing_in), store)[0]
+    token = {"none": None, "unknown": new_token(), "malformed": "x", "live": cookie.split(";")[0].split("=", 1)[1]}
+    clock.advance(after)
+    session = run_sync(protocol.open_session(request("GET", "/page", token[carried])), store)
+    action(session)
+    nothing = protocol.saves_nothing(session)
+    ops: list[Op] = []
+    cookies = run_sync(_tapped(protocol.save_session(session), ops), store)
+    if nothing:
+        assert (ops, cookies) == ([], [])
+    # Signed-cookie mode re-signs a slid session's cookie: that is not nothing.
+    assert nothing is (expected and not (mode == "cookie" and after > POLICY.granularity))

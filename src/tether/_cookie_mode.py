@@ -163,6 +163,12 @@ class CookieProtocol(Protocol):
         assert session.sid is not None
         return [("set-cookie", self._issue(session.sid, session.record, session.secure))]
 
+    def saves_nothing(self, session: Session) -> bool:
+        """As the base protocol's, and no slid idle expiry to re-sign (``reissue``)."""
+        if not isinstance(session, CookieSession) or (session.record is not None and session.sid is None):
+            return False  # not a session this protocol read: save_session decides
+        return not session.reissue and super().saves_nothing(session)
+
     def save_session(self, session: Session) -> Generator[Op, Any, list[str]]:
         """Logout ends (and denies) the session; sign-in or a first write signs a new id
         and window; a data write or a slide re-signs the same id. A cookie that would not

@@ -268,6 +268,18 @@ class Protocol:
             return []
         return [self._clear(secure)] if session.clears_cookie else []
 
+    def saves_nothing(self, session: Session) -> bool:
+        """True when :meth:`save_session` would yield no operation and return no cookie:
+        no sign-in, sign-out nor ending of the others asked, no cookie to clear, and the
+        data unchanged (empty, for an anonymous session). Most pages are that, and their
+        adapter then skips the generator and its driver. False is always safe (it only
+        means: let :meth:`save_session` decide), so a subclass that saves more says so."""
+        if session.wants_login is not None or session.wants_logout or session.wants_end_others:
+            return False
+        if session.record is None:
+            return not session.clears_cookie and not session.data
+        return not session.changed
+
     def _signed_in_from(self, meta: Meta, request: Request | None) -> Meta:
         """What a person recognises a new sign-in by: the device, and the address if kept."""
         if request is None:

@@ -150,7 +150,8 @@ class TetherMiddleware(AsyncRuntime):
                 return  # the app's response was replaced by a 503; drop its body
             if message["type"] == "http.response.start":
                 try:
-                    cookies = await self.run(protocol.save_session(session))
+                    # Most pages ask nothing and change nothing: no generator to drive then.
+                    cookies = [] if protocol.saves_nothing(session) else await self.run(protocol.save_session(session))
                 except StoreUnavailable as exc:
                     # The sign-in or data write was not stored: say so rather than
                     # sending a page that pretends it was.
