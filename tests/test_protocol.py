@@ -310,3 +310,78 @@ def test_saves_nothing_only_when_save_session_would_do_nothing(mode: str, carrie
         assert (ops, cookies) == ([], [])
     # Signed-cookie mode re-signs a slid session's cookie: that is not nothing.
     assert nothing is (expected and not (mode == "cookie" and after > POLICY.granularity))
+
+
+# -- the request facts ---------------------------------------------------------------------------
+
+
+def test_make_request_is_the_constructor_without_its_cost() -> None:
+    import dataclasses
+
+    from tether._protocol import make_request
+
+    values = ("POST", "/_tether/heartbeat", "https", {"cookie": "tether=x"}, "v=1", "192.0.2.1")
+    made = make_request(*values)
+    assert made == Request(*values) and repr(made) == repr(Request(*values))
+    # Every field set (a field added to Request must be added there too), nothing else.
+    assert list(vars(made)) == [f.name for f in dataclasses.fields(Request)]
+    assert made.secure and dataclasses.replace(made, scheme="http").secure is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.path = "/elsewhere"  # type: ignore[misc]
+
+
+class _Recording(dict):  # type: ignore[type-arg]
+    """Request headers that remember every name the protocol looked up."""
+
+    asked: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        _Recording.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        _Recording.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: Any) -> bool:
+        _Recording.asked.add(key)
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("mode", ["store", "cookie"])
+def test_the_protocol_reads_no_header_but_those_the_adapters_pass(mode: str) -> None:
+    """The adapters look up only HEADERS_READ: a header the protocol reads beyond them
+    would silently never arrive."""
+    from tether._cookie_mode import CookieProtocol
+    from tether._drive import run_sync
+    from tether._protocol import HEADERS_READ
+    from tether.stores import MemoryStore
+    from tether.stores.cookie import SignedCookieStore
+
+    clock = FakeClock()
+    config = Config(policy=POLICY, clock=clock, on_end=lambda record, reason: None, trusted_origins=["https://a.example"])
+    store: Any = MemoryStore()
+    protocol = Protocol(config)
+    if mode == "cookie":
+        store = SignedCookieStore("a-signing-key-0123456789abcdef", revocations=MemoryStore())
+        protocol = CookieProtocol(config, store)
+    _Recording.asked = set()
+    everything = {**SAME_ORIGIN, "sec-fetch-site": "same-site", "origin": "https://a.example", "tether-passive": "1",
+                  "if-none-match": '"x"', "user-agent": "Firefox", "accept": "*/*"}
+
+    def req(method: str, path: str, **headers: str) -> Request:
+        return Request(method, path, headers=_Recording({**everything, **headers}))
+
+    session = run_sync(protocol.open_session(req("POST", "/login")), store)
+    session.data["n"] = 1
+    session.login("ada")
+    token = run_sync(protocol.save_session(session), store)[0].split(";")[0].split("=", 1)[1]
+    for method, path in [("POST", "/_tether/heartbeat"), ("GET", "/_tether/status"), ("POST", "/_tether/end"),
+                         ("GET", "/_tether/tether.js"), ("GET", "/page"), ("POST", "/form")]:
+        clock.advance(100)
+        request = req(method, path, cookie=f"tether={token}")
+        if path.startswith("/_tether/"):
+            run_sync(protocol.endpoint(request, b"{}"), store)
+        else:
+            run_sync(protocol.save_session(run_sync(protocol.open_session(request), store)), store)
+    assert _Recording.asked and _Recording.asked <= set(HEADERS_READ), _Recording.asked - set(HEADERS_READ)

@@ -48,6 +48,12 @@ _ENDPOINTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Every request header the protocol (and its subclasses) reads, lower case. The adapters
+#: look up only these: the others are never decoded (the hot path).
+HEADERS_READ = ("cookie", "host", "origin", "sec-fetch-site", "content-type", "tether-passive", "if-none-match",
+                "user-agent")
+
+
 @dataclass(frozen=True)
 class Request:
     """What the protocol needs to know about a request. Header names are lower case."""
@@ -64,6 +70,28 @@ class Request:
     @property
     def secure(self) -> bool:
         return self.scheme in ("https", "wss")
+
+
+_new_object = object.__new__
+
+
+def make_request(
+    method: str, path: str, scheme: str, headers: Mapping[str, str], query: str, client: str | None
+) -> Request:
+    """``Request(method, path, scheme, headers, query, client)``, as the adapters build one
+    per request: the same frozen dataclass, made without its generated ``__init__``, which
+    sets each field through ``object.__setattr__`` (0.76 µs here, against 0.17 µs for
+    filling the instance's ``__dict__``). Every field must be given; a test checks that
+    this stays equal to the constructor."""
+    request = _new_object(Request)
+    fields = request.__dict__
+    fields["method"] = method
+    fields["path"] = path
+    fields["scheme"] = scheme
+    fields["headers"] = headers
+    fields["query"] = query
+    fields["client"] = client
+    return request
 
 
 @dataclass
@@ -433,4 +461,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Config", "OnEnd", "Record", "Request", "Response", "Session", "Protocol"]
+__all__ = ["Config", "OnEnd", "Record", "Request", "Response", "Session", "Protocol", "HEADERS_READ", "make_request"]

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 
 from ._config import Config
 from ._cookies import vary_with_cookie
-from ._protocol import JSON_HEADERS, Request, Response
+from ._protocol import HEADERS_READ, JSON_HEADERS, Request, Response, make_request
 from ._runtime import AsyncRuntime, middleware_settings
 from .exceptions import StoreUnavailable
 from .stores.base import as_async_store
@@ -23,28 +23,30 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-#: The only headers the protocol reads; the others are never decoded (hot path).
-_WANTED = frozenset(
-    (b"cookie", b"host", b"origin", b"sec-fetch-site", b"content-type", b"tether-passive", b"if-none-match", b"user-agent")
-)
+#: The headers the protocol reads, by the name ASGI servers send (lower case, bytes):
+#: one dict lookup per request header, and no decoding of the others (the hot path).
+_WANTED = {name.encode("latin-1"): name for name in HEADERS_READ}
 
 
 def request_from_scope(scope: Scope) -> Request:
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
-        if raw_name not in _WANTED:  # ASGI servers send header names in lower case
+        name = _WANTED.get(raw_name)  # ASGI servers send header names in lower case
+        if name is None:
             continue
-        name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
-        # Browsers split cookies over several headers under HTTP/2: join them.
-        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
-    return Request(
-        method=scope.get("method", "GET"),
-        path=scope.get("path", "/"),
-        scheme=scope.get("scheme", "http"),
-        headers=headers,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        client=client[0] if (client := scope.get("client")) else None,
+        if name == "cookie" and name in headers:
+            # Browsers split cookies over several headers under HTTP/2: join them.
+            value = f"{headers[name]}; {value}"
+        headers[name] = value
+    client = scope.get("client")
+    return make_request(
+        scope.get("method", "GET"),
+        scope.get("path", "/"),
+        scope.get("scheme", "http"),
+        headers,
+        scope.get("query_string", b"").decode("latin-1"),
+        client[0] if client else None,
     )
 
 
