@@ -166,6 +166,21 @@ def test_a_page_saves_its_data_exactly_when_it_changed(clock: FakeClock, loaded:
     assert cookies == []
 
 
+def test_copies_and_pickles_of_the_data_are_plain_dicts_as_before(clock: FakeClock) -> None:
+    import pickle
+
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    record.data = {"n": 1, "cart": [1]}
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    shallow, deep = copy.copy(session.data), copy.deepcopy(session.data)
+    pickled = pickle.loads(pickle.dumps(session.data))
+    assert type(shallow) is type(deep) is type(pickled) is dict
+    assert shallow == deep == pickled == {"n": 1, "cart": [1]}
+    assert shallow["cart"] is session.data["cart"] and deep["cart"] is not session.data["cart"]
+    assert not session.changed
+
+
 def test_sign_in_rotates_the_token_and_creates_a_record(clock: FakeClock) -> None:
     protocol = protocol_for(clock)
     token, record = signed_in(clock)

@@ -41,6 +41,11 @@ class TrackedData(dict):  # type: ignore[type-arg]
         super().__init__(data, **kwargs)
         self._before: str | None = None if _SCALARS.issuperset(map(type, self.values())) else dump_data(self)
 
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        """Copies and pickles are plain dicts, as the session's data was before it was
+        tracked (and a pickle then loads without tether)."""
+        return dict, (dict(self),)
+
     @property
     def changed(self) -> bool:
         """Its JSON differs from the JSON it was built with."""
