@@ -195,3 +195,56 @@ def test_every_tether_answer_carries_content_length_never_chunked():
         assert names.count(b"content-length") == 1, (method, path)
         length = int(dict(start["headers"])[b"content-length"])
         assert length == len(b"".join(m.get("body", b"") for m in bodies)), (method, path, start["status"])
+
+
+def test_send_response_sends_exactly_the_answers_headers():
+    """The JSON prefix goes out pre-encoded: the bytes must still be the answer's own
+    headers, in order, extra ones (Allow, Retry-After, Set-Cookie) after them."""
+    from tether._protocol import Protocol, Request, Response
+    from tether.asgi import send_response
+
+    protocol = Protocol()
+    answers = [
+        protocol.refusal(405, "method GET not allowed", [("allow", "POST")]),
+        protocol.unavailable(),
+        protocol.json_response(200, b'{"state":"active"}'),
+        protocol.json_response(401, {"state": "ended"}, [("set-cookie", "tether=; Max-Age=0")]),
+        protocol.script(Request("GET", "/_tether/tether.js")),
+        Response(204, [("x-one", "1")]),
+    ]
+    for response in answers:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        asyncio.run(send_response(send, response))
+        expected = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        assert sent[0]["headers"] == [*expected, (b"content-length", str(len(response.body)).encode())], response
+        assert sent[0]["status"] == response.status and sent[1]["body"] == response.body
+
+
+def test_request_from_scope_reads_the_protocols_headers_as_asgi_sends_them():
+    from tether.asgi import request_from_scope
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/_tether/heartbeat", "scheme": "https", "query_string": b"v=1",
+        "client": ("192.0.2.1", 5000),
+        "headers": [
+            (b"host", b"example.org"), (b"cookie", b"a=1"), (b"accept", b"*/*"), (b"origin", b"https://example.org"),
+            (b"cookie", b"tether=tok"),  # HTTP/2 splits cookies: joined, in order
+            (b"user-agent", b"caf\xe9"),  # latin-1, as HTTP allows
+            (b"sec-fetch-site", b"cross-site"), (b"sec-fetch-site", b"same-origin"),  # others: the last one
+            (b"Content-Type", b"text/plain"),  # ASGI names are lower case: this is not one
+            (b"content-type", b"application/json"),
+        ],
+    }
+    request = request_from_scope(scope)
+    assert request.headers == {
+        "host": "example.org", "cookie": "a=1; tether=tok", "origin": "https://example.org", "user-agent": "café",
+        "sec-fetch-site": "same-origin", "content-type": "application/json",
+    }
+    assert (request.method, request.path, request.scheme, request.query, request.client) == (
+        "POST", "/_tether/heartbeat", "https", "v=1", "192.0.2.1")
+    bare = request_from_scope({"type": "http"})
+    assert (bare.method, bare.path, bare.scheme, bare.headers, bare.query, bare.client) == ("GET", "/", "http", {}, "", None)

@@ -8,6 +8,7 @@ real adapters and stores: tests/conformance/.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any, Generator
 
@@ -125,6 +126,61 @@ def test_saving_unchanged_data_writes_nothing_and_changed_data_saves(clock: Fake
     assert cookies == []
 
 
+# What the app does to its data, and whether the page saves it: "changed" means the
+# data's JSON differs from what was loaded (tracked writes, not a snapshot per page).
+DATA_EDITS: list[tuple[str, dict[str, Any], Any, bool]] = [
+    ("nothing", {"n": 1}, lambda d: None, False),
+    ("a read", {"n": 1, "cart": [1]}, lambda d: (d["n"], d.get("cart"), list(d.items())), False),
+    ("the same value put back", {"n": 1}, lambda d: d.__setitem__("n", 1), False),
+    ("update() with the same values", {"n": 1}, lambda d: d.update(n=1), False),
+    ("setdefault() of a key it has", {"n": 1}, lambda d: d.setdefault("n", 2), False),
+    ("a key removed and put back", {"n": 1}, lambda d: (d.pop("n"), d.__setitem__("n", 1)), False),
+    ("a new key", {"n": 1}, lambda d: d.__setitem__("m", 2), True),
+    ("a new value", {"n": 1}, lambda d: d.__setitem__("n", 2), True),
+    ("del", {"n": 1}, lambda d: d.__delitem__("n"), True),
+    ("pop()", {"n": 1}, lambda d: d.pop("n"), True),
+    ("popitem()", {"n": 1}, lambda d: d.popitem(), True),
+    ("clear()", {"n": 1}, lambda d: d.clear(), True),
+    ("setdefault() of a new key", {"n": 1}, lambda d: d.setdefault("m", 2), True),
+    ("update()", {"n": 1}, lambda d: d.update({"m": 2}), True),
+    ("|=", {"n": 1}, lambda d: d.__ior__({"m": 2}), True),
+    ("a loaded list appended to in place", {"cart": [1]}, lambda d: d["cart"].append(2), True),
+    ("a loaded dict changed in place", {"prefs": {"a": 1}}, lambda d: d["prefs"].update(a=2), True),
+    ("a nested list changed in place", {"x": {"y": [1]}}, lambda d: d["x"]["y"].append(2), True),
+    ("a list written, then appended to", {"n": 1}, lambda d: (d.__setitem__("cart", []), d["cart"].append(1)), True),
+]
+
+
+@pytest.mark.parametrize("loaded, edit, saves", [e[1:] for e in DATA_EDITS], ids=[e[0] for e in DATA_EDITS])
+def test_a_page_saves_its_data_exactly_when_it_changed(clock: FakeClock, loaded: dict[str, Any], edit: Any,
+                                                       saves: bool) -> None:
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    record.data = copy.deepcopy(loaded)
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    edit(session.data)
+    expected = copy.deepcopy(dict(session.data))
+    assert session.changed is saves
+    ops, cookies = drive(protocol.save_session(session), *([True] if saves else []))
+    assert ops == ([Save(Record(record.key, record.meta, expected))] if saves else [])
+    assert cookies == []
+
+
+def test_copies_and_pickles_of_the_data_are_plain_dicts_as_before(clock: FakeClock) -> None:
+    import pickle
+
+    protocol = protocol_for(clock)
+    token, record = signed_in(clock)
+    record.data = {"n": 1, "cart": [1]}
+    _, session = drive(protocol.open_session(request("GET", "/page", token)), record)
+    shallow, deep = copy.copy(session.data), copy.deepcopy(session.data)
+    pickled = pickle.loads(pickle.dumps(session.data))
+    assert type(shallow) is type(deep) is type(pickled) is dict
+    assert shallow == deep == pickled == {"n": 1, "cart": [1]}
+    assert shallow["cart"] is session.data["cart"] and deep["cart"] is not session.data["cart"]
+    assert not session.changed
+
+
 def test_sign_in_rotates_the_token_and_creates_a_record(clock: FakeClock) -> None:
     protocol = protocol_for(clock)
     token, record = signed_in(clock)
@@ -197,3 +253,150 @@ def test_without_on_end_nothing_is_reported(clock: FakeClock) -> None:
 def test_an_endpoint_answer_is_a_response(clock: FakeClock) -> None:
     ops, response = drive(protocol_for(clock).endpoint(request("GET", "/_tether/nosuch")))
     assert ops == [] and isinstance(response, Response) and response.status == 404
+
+
+# -- skipping save_session when nothing is pending (the adapters' page hot path) ---------------
+
+
+def _tapped(gen: Generator[Op, Any, Any], ops: list[Op]) -> Generator[Op, Any, Any]:
+    """``gen``, recording every operation it yields."""
+    try:
+        op = next(gen)
+        while True:
+            ops.append(op)
+            op = gen.send((yield op))
+    except StopIteration as done:
+        return done.value
+
+
+PAGE_ACTIONS: list[tuple[str, str, float, Any, bool]] = [
+    # (name, which session the request carries, seconds since sign-in, what the app does,
+    #  saves_nothing for the store-backed protocol)
+    ("anonymous, reads", "none", 0, lambda s: s.data.get("n"), True),
+    ("anonymous, writes", "none", 0, lambda s: s.data.__setitem__("n", 1), False),
+    ("anonymous, logout", "none", 0, lambda s: s.logout(), False),
+    ("unknown token", "unknown", 0, lambda s: None, False),
+    ("malformed token", "malformed", 0, lambda s: None, False),
+    ("live, reads", "live", 1, lambda s: s.data.get("n"), True),
+    ("live, past the granularity", "live", 100, lambda s: None, True),
+    ("live, an equal value put back", "live", 1, lambda s: s.data.__setitem__("n", 1), True),
+    ("live, writes", "live", 1, lambda s: s.data.__setitem__("n", 2), False),
+    ("live, in place", "live", 1, lambda s: s.data["cart"].append(2), False),
+    ("live, login as someone else", "live", 1, lambda s: s.login("bob"), False),
+    ("live, login again", "live", 1, lambda s: s.login("ada"), False),
+    ("live, logout", "live", 1, lambda s: s.logout(), False),
+    ("live, end the others", "live", 1, lambda s: s.end_other_sessions(), False),
+]
+
+
+@pytest.mark.parametrize("mode", ["store", "cookie"])
+@pytest.mark.parametrize("carried, after, action, expected", [a[1:] for a in PAGE_ACTIONS],
+                         ids=[a[0] for a in PAGE_ACTIONS])
+def test_saves_nothing_only_when_save_session_would_do_nothing(mode: str, carried: str, after: float, action: Any,
+                                                               expected: bool) -> None:
+    """The adapters skip ``save_session`` when ``saves_nothing`` says so: it must never
+    say so when the session has something to store or a cookie to send."""
+    from tether._cookie_mode import CookieProtocol
+    from tether._drive import run_sync
+    from tether.stores import MemoryStore
+    from tether.stores.cookie import SignedCookieStore
+
+    clock = FakeClock()
+    config = Config(policy=POLICY, clock=clock, on_end=lambda record, reason: None)
+    store: Any
+    if mode == "store":
+        store = MemoryStore()
+        protocol = Protocol(config)
+    else:
+        store = SignedCookieStore("a-signing-key-0123456789abcdef", revocations=MemoryStore())
+        protocol = CookieProtocol(config, store)
+    signing_in = run_sync(protocol.open_session(request("POST", "/login")), store)
+    signing_in.data.update(n=1, cart=[1])
+    signing_in.login("ada")
+    cookie = run_sync(protocol.save_session(signing_in), store)[0]
+    token = {"none": None, "unknown": new_token(), "malformed": "x", "live": cookie.split(";")[0].split("=", 1)[1]}
+    clock.advance(after)
+    session = run_sync(protocol.open_session(request("GET", "/page", token[carried])), store)
+    action(session)
+    nothing = protocol.saves_nothing(session)
+    ops: list[Op] = []
+    cookies = run_sync(_tapped(protocol.save_session(session), ops), store)
+    if nothing:
+        assert (ops, cookies) == ([], [])
+    # Signed-cookie mode re-signs a slid session's cookie: that is not nothing.
+    assert nothing is (expected and not (mode == "cookie" and after > POLICY.granularity))
+
+
+# -- the request facts ---------------------------------------------------------------------------
+
+
+def test_make_request_is_the_constructor_without_its_cost() -> None:
+    import dataclasses
+
+    from tether._protocol import make_request
+
+    values = ("POST", "/_tether/heartbeat", "https", {"cookie": "tether=x"}, "v=1", "192.0.2.1")
+    made = make_request(*values)
+    assert made == Request(*values) and repr(made) == repr(Request(*values))
+    # Every field set (a field added to Request must be added there too), nothing else.
+    assert list(vars(made)) == [f.name for f in dataclasses.fields(Request)]
+    assert made.secure and dataclasses.replace(made, scheme="http").secure is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.path = "/elsewhere"  # type: ignore[misc]
+
+
+class _Recording(dict):  # type: ignore[type-arg]
+    """Request headers that remember every name the protocol looked up."""
+
+    asked: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        _Recording.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        _Recording.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: Any) -> bool:
+        _Recording.asked.add(key)
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("mode", ["store", "cookie"])
+def test_the_protocol_reads_no_header_but_those_the_adapters_pass(mode: str) -> None:
+    """The adapters look up only HEADERS_READ: a header the protocol reads beyond them
+    would silently never arrive."""
+    from tether._cookie_mode import CookieProtocol
+    from tether._drive import run_sync
+    from tether._protocol import HEADERS_READ
+    from tether.stores import MemoryStore
+    from tether.stores.cookie import SignedCookieStore
+
+    clock = FakeClock()
+    config = Config(policy=POLICY, clock=clock, on_end=lambda record, reason: None, trusted_origins=["https://a.example"])
+    store: Any = MemoryStore()
+    protocol = Protocol(config)
+    if mode == "cookie":
+        store = SignedCookieStore("a-signing-key-0123456789abcdef", revocations=MemoryStore())
+        protocol = CookieProtocol(config, store)
+    _Recording.asked = set()
+    everything = {**SAME_ORIGIN, "sec-fetch-site": "same-site", "origin": "https://a.example", "tether-passive": "1",
+                  "if-none-match": '"x"', "user-agent": "Firefox", "accept": "*/*"}
+
+    def req(method: str, path: str, **headers: str) -> Request:
+        return Request(method, path, headers=_Recording({**everything, **headers}))
+
+    session = run_sync(protocol.open_session(req("POST", "/login")), store)
+    session.data["n"] = 1
+    session.login("ada")
+    token = run_sync(protocol.save_session(session), store)[0].split(";")[0].split("=", 1)[1]
+    for method, path in [("POST", "/_tether/heartbeat"), ("GET", "/_tether/status"), ("POST", "/_tether/end"),
+                         ("GET", "/_tether/tether.js"), ("GET", "/page"), ("POST", "/form")]:
+        clock.advance(100)
+        request = req(method, path, cookie=f"tether={token}")
+        if path.startswith("/_tether/"):
+            run_sync(protocol.endpoint(request, b"{}"), store)
+        else:
+            run_sync(protocol.save_session(run_sync(protocol.open_session(request), store)), store)
+    assert _Recording.asked and _Recording.asked <= set(HEADERS_READ), _Recording.asked - set(HEADERS_READ)

@@ -176,3 +176,53 @@ def test_a_body_that_cannot_be_read_is_a_400_json_refusal(adapter: str, endpoint
         assert headers["cache-control"] == "no-store"
         assert b"error" in body and b"Traceback" not in body
         assert store.count() == 1  # the session neither ended nor was created
+
+
+def _old_request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """What request_from_environ's headers were when it rewrote every HTTP_* key (the
+    oracle for the one that reads only the protocol's keys)."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    if "host" not in headers and "SERVER_NAME" in environ:
+        port, scheme = str(environ.get("SERVER_PORT", "")), environ.get("wsgi.url_scheme", "http")
+        default = port in ("", "80") if scheme == "http" else port in ("", "443")
+        headers["host"] = environ["SERVER_NAME"] if default else f"{environ['SERVER_NAME']}:{port}"
+    return headers
+
+
+GUNICORN = {
+    "REQUEST_METHOD": "POST", "PATH_INFO": "/_tether/heartbeat", "QUERY_STRING": "v=1", "RAW_URI": "/_tether/heartbeat",
+    "SERVER_NAME": "0.0.0.0", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "192.0.2.1",
+    "wsgi.url_scheme": "http", "HTTP_HOST": "example.org", "HTTP_COOKIE": "a=1, tether=tok",
+    "HTTP_ORIGIN": "http://example.org", "HTTP_SEC_FETCH_SITE": "same-origin", "HTTP_SEC_FETCH_MODE": "cors",
+    "HTTP_USER_AGENT": "café", "HTTP_ACCEPT": "*/*", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2",
+    "HTTP_TETHER_PASSIVE": "1", "HTTP_IF_NONE_MATCH": '"v"',
+}
+ENVIRONS = {
+    "gunicorn": GUNICORN,
+    "no Host: SERVER_NAME and a port": {k: v for k, v in GUNICORN.items() if k != "HTTP_HOST"},
+    "no Host: the default port": {"SERVER_NAME": "example.org", "SERVER_PORT": "80", "wsgi.url_scheme": "http"},
+    "no Host: https on 443": {"SERVER_NAME": "example.org", "SERVER_PORT": "443", "wsgi.url_scheme": "https"},
+    "no Host: https on 80": {"SERVER_NAME": "example.org", "SERVER_PORT": "80", "wsgi.url_scheme": "https"},
+    "Content-Type twice": {"CONTENT_TYPE": "application/json", "HTTP_CONTENT_TYPE": "text/plain"},
+    "an empty CONTENT_TYPE": {"CONTENT_TYPE": "", "HTTP_CONTENT_TYPE": "text/plain"},
+    "empty values": {"HTTP_COOKIE": "", "HTTP_ORIGIN": "", "CONTENT_TYPE": ""},
+    "nothing": {},
+}
+
+
+@pytest.mark.parametrize("environ", list(ENVIRONS.values()), ids=list(ENVIRONS))
+def test_request_from_environ_reads_what_it_always_read_for_the_protocol(environ: dict[str, Any]) -> None:
+    from tether._environ import request_from_environ
+    from tether._protocol import HEADERS_READ
+
+    request = request_from_environ(environ)
+    assert request.headers == {k: v for k, v in _old_request_headers(environ).items() if k in HEADERS_READ}
+    assert (request.method, request.path, request.scheme, request.query, request.client) == (
+        environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/", environ.get("wsgi.url_scheme", "http"),
+        environ.get("QUERY_STRING", ""), environ.get("REMOTE_ADDR"))

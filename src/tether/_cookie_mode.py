@@ -21,22 +21,26 @@ from ._events import SessionStarted, TouchWritten
 from ._ops import Create, Emit, Load, Op, ReportEnd, Sweep
 from ._protocol import Protocol, Request
 from ._records import Meta, Record, hash_token, new_token
-from ._session import Session
+from ._session import Session, TrackedData
 from .exceptions import CookieTooLarge, NotInCookieMode
 from .stores.cookie import CookieCodec, SignedCookieStore, not_before_key
 
 logger = logging.getLogger("tether")
 
 
-class CappedData(dict):  # type: ignore[type-arg]
+class CappedData(TrackedData):
     """The session's data dict; a write that would overflow the cookie raises
-    :class:`CookieTooLarge` at that write, in the app's code, and is undone."""
+    :class:`CookieTooLarge` at that write, in the app's code, and is undone (and so is
+    no change: :class:`TrackedData` compares the JSON)."""
+
+    __slots__ = ("_check",)
 
     def __init__(self, data: dict[str, Any], check: Callable[[dict[str, Any]], object]) -> None:
         super().__init__(data)
         self._check = check
 
     def _guarded(self, change: Callable[[], Any]) -> Any:
+        self._write()
         before = dict(self)
         result = change()
         try:
@@ -161,6 +165,12 @@ class CookieProtocol(Protocol):
             return ()
         assert session.sid is not None
         return [("set-cookie", self._issue(session.sid, session.record, session.secure))]
+
+    def saves_nothing(self, session: Session) -> bool:
+        """As the base protocol's, and no slid idle expiry to re-sign (``reissue``)."""
+        if not isinstance(session, CookieSession) or (session.record is not None and session.sid is None):
+            return False  # not a session this protocol read: save_session decides
+        return not session.reissue and super().saves_nothing(session)
 
     def save_session(self, session: Session) -> Generator[Op, Any, list[str]]:
         """Logout ends (and denies) the session; sign-in or a first write signs a new id

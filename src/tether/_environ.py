@@ -9,31 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._protocol import Request
+from ._protocol import HEADERS_READ, Request, make_request
 
 Environ = dict[str, Any]
+
+#: Where PEP 3333 puts each header the protocol reads: ``HTTP_`` + the name in upper case
+#: with ``_`` for ``-``. Only these keys are read, rather than rewriting every ``HTTP_*``
+#: key of the environ into a dict per request. Content-Type is the CGI ``CONTENT_TYPE``.
+_ENVIRON_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in HEADERS_READ)
 
 
 def request_from_environ(environ: Environ) -> Request:
     headers: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = value
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key):
-            headers[key.replace("_", "-").lower()] = environ[key]
+    for name, key in _ENVIRON_KEYS:
+        if key in environ:
+            headers[name] = environ[key]
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        headers["content-type"] = content_type
     scheme = environ.get("wsgi.url_scheme", "http")
     if "host" not in headers and "SERVER_NAME" in environ:
         port = str(environ.get("SERVER_PORT", ""))
         default = port in ("", "80") if scheme == "http" else port in ("", "443")
         headers["host"] = environ["SERVER_NAME"] if default else f"{environ['SERVER_NAME']}:{port}"
-    return Request(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=environ.get("PATH_INFO", "") or "/",
-        scheme=scheme,
-        headers=headers,
-        query=environ.get("QUERY_STRING", ""),
-        client=environ.get("REMOTE_ADDR") or None,
+    return make_request(
+        environ.get("REQUEST_METHOD", "GET"),
+        environ.get("PATH_INFO", "") or "/",
+        scheme,
+        headers,
+        environ.get("QUERY_STRING", ""),
+        environ.get("REMOTE_ADDR") or None,
     )
 
 

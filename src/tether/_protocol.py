@@ -33,12 +33,25 @@ _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 # Logging is the one side effect allowed here: a refusal's DEBUG line (never a token).
 logger = logging.getLogger("tether")
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+#: The headers every JSON answer starts with (refusals included). The ASGI adapter keeps
+#: their bytes form, built once (``Response.json``), instead of encoding them per answer.
+JSON_HEADERS: tuple[tuple[str, str], ...] = (
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+)
 _ENDPOINTS: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
     "status": ("GET", "HEAD"),
     "end": ("POST",),
     "tether.js": ("GET", "HEAD"),
 }
+
+
+#: Every request header the protocol (and its subclasses) reads, lower case. The adapters
+#: look up only these: the others are never decoded (the hot path).
+HEADERS_READ = ("cookie", "host", "origin", "sec-fetch-site", "content-type", "tether-passive", "if-none-match",
+                "user-agent")
 
 
 @dataclass(frozen=True)
@@ -59,11 +72,36 @@ class Request:
         return self.scheme in ("https", "wss")
 
 
+_new_object = object.__new__
+
+
+def make_request(
+    method: str, path: str, scheme: str, headers: Mapping[str, str], query: str, client: str | None
+) -> Request:
+    """``Request(method, path, scheme, headers, query, client)``, as the adapters build one
+    per request: the same frozen dataclass, made without its generated ``__init__``, which
+    sets each field through ``object.__setattr__`` (0.76 µs here, against 0.17 µs for
+    filling the instance's ``__dict__``). Every field must be given; a test checks that
+    this stays equal to the constructor."""
+    request = _new_object(Request)
+    fields = request.__dict__
+    fields["method"] = method
+    fields["path"] = path
+    fields["scheme"] = scheme
+    fields["headers"] = headers
+    fields["query"] = query
+    fields["client"] = client
+    return request
+
+
 @dataclass
 class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    #: Set by :meth:`Protocol.json_response`: ``headers`` starts with :data:`JSON_HEADERS`,
+    #: so an adapter may send that prefix in a form it prepared once.
+    json: bool = False
 
 
 def same_origin_refusal(request: Request, *, secure: bool | None, trusted: frozenset[str]) -> str | None:
@@ -136,13 +174,9 @@ class Protocol:
         to encode, or bytes already encoded (the 200 state, :meth:`Policy.state_json`)."""
         return Response(
             status,
-            [
-                ("content-type", "application/json"),
-                ("cache-control", "no-store"),
-                ("x-content-type-options", "nosniff"),
-                *headers,
-            ],
+            [*JSON_HEADERS, *headers],
             body if isinstance(body, bytes) else _encode_json(body).encode(),
+            json=True,
         )
 
     def refusal(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
@@ -261,6 +295,18 @@ class Protocol:
                 yield Save(Record(record.key, record.meta, session.data))
             return []
         return [self._clear(secure)] if session.clears_cookie else []
+
+    def saves_nothing(self, session: Session) -> bool:
+        """True when :meth:`save_session` would yield no operation and return no cookie:
+        no sign-in, sign-out nor ending of the others asked, no cookie to clear, and the
+        data unchanged (empty, for an anonymous session). Most pages are that, and their
+        adapter then skips the generator and its driver. False is always safe (it only
+        means: let :meth:`save_session` decide), so a subclass that saves more says so."""
+        if session.wants_login is not None or session.wants_logout or session.wants_end_others:
+            return False
+        if session.record is None:
+            return not session.clears_cookie and not session.data
+        return not session.changed
 
     def _signed_in_from(self, meta: Meta, request: Request | None) -> Meta:
         """What a person recognises a new sign-in by: the device, and the address if kept."""
@@ -415,4 +461,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Config", "OnEnd", "Record", "Request", "Response", "Session", "Protocol"]
+__all__ = ["Config", "OnEnd", "Record", "Request", "Response", "Session", "Protocol", "HEADERS_READ", "make_request"]

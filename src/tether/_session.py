@@ -8,7 +8,7 @@ read-only intent below (``wants_login``, ``wants_logout``, ``replaces``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ._policy import EndReason
 from ._records import Meta, Record, dump_data
@@ -16,6 +16,78 @@ from ._records import Meta, Record, dump_data
 if TYPE_CHECKING:
     from ._config import Config
     from ._protocol import Request
+
+#: Values that cannot change in place: data holding only these needs no snapshot until
+#: it is written to (exact types: a subclass could be mutable).
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+class TrackedData(dict):  # type: ignore[type-arg]
+    """The session's data dict, which tells whether it changed without serialising it on
+    every request.
+
+    "Changed" means what it always meant: its JSON (:func:`dump_data`, keys sorted)
+    differs from the JSON it had when loaded. That JSON (the snapshot) is taken when the
+    dict is built if a value is a list, a dict or anything else that can be mutated in
+    place, where no write to this dict would be seen. Otherwise it is taken only at the
+    first write, just before it: most pages read their data and never write, and then
+    pay for no serialisation at all. A write that puts back an equal value is therefore
+    not a change, as before.
+    """
+
+    __slots__ = ("_before",)
+
+    def __init__(self, data: Iterable[Any] = (), /, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self._before: str | None = None if _SCALARS.issuperset(map(type, self.values())) else dump_data(self)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        """Copies and pickles are plain dicts, as the session's data was before it was
+        tracked (and a pickle then loads without tether)."""
+        return dict, (dict(self),)
+
+    @property
+    def changed(self) -> bool:
+        """Its JSON differs from the JSON it was built with."""
+        return self._before is not None and dump_data(self) != self._before
+
+    def _write(self) -> None:
+        """Called before every mutation: the first one takes the snapshot."""
+        if self._before is None:
+            self._before = dump_data(self)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._write()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._write()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> TrackedData:  # type: ignore[misc]  # dict's |= returns Self
+        self._write()
+        super().update(other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._write()
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._write()
+        return super().setdefault(key, default)
+
+    def pop(self, *args: Any) -> Any:
+        self._write()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._write()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._write()
+        super().clear()
 
 
 class Session:
@@ -41,10 +113,14 @@ class Session:
     ):
         self.config = config
         self.record = record
-        self.data: dict[str, Any] = record.data if record is not None else {}
-        # What `changed` compares the data with. The endpoints never save the session, so
-        # they skip the serialisation.
-        self._snapshot = dump_data(self.data) if record is not None and snapshot else "{}"
+        self.data: dict[str, Any]
+        if record is not None and snapshot:
+            # Tracked, for `changed`; the record keeps the very dict the app sees.
+            self.data = record.data = TrackedData(record.data)
+        else:
+            # No record: nothing to compare with (any data is a first write). No snapshot:
+            # the endpoints, which never save the session.
+            self.data = record.data if record is not None else {}
         self.now = now
         self.secure = secure
         self.ended_reason = ended_reason
@@ -86,8 +162,11 @@ class Session:
 
     @property
     def changed(self) -> bool:
-        """The app changed ``data`` since it was loaded."""
-        return dump_data(self.data) != self._snapshot
+        """The app changed ``data`` since it was loaded (its JSON differs)."""
+        data = self.data
+        if isinstance(data, TrackedData):
+            return data.changed
+        return dump_data(data) != "{}"  # untracked: compared with an empty snapshot, as always
 
     @property
     def carried_cookie(self) -> bool:
@@ -153,4 +232,4 @@ class Session:
         return policy.state(self.record.meta, self.now)
 
 
-__all__ = ["Session"]
+__all__ = ["Session", "TrackedData"]

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 
 from ._config import Config
 from ._cookies import vary_with_cookie
-from ._protocol import Request, Response
+from ._protocol import HEADERS_READ, JSON_HEADERS, Request, Response, make_request
 from ._runtime import AsyncRuntime, middleware_settings
 from .exceptions import StoreUnavailable
 from .stores.base import as_async_store
@@ -23,36 +23,49 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-#: The only headers the protocol reads; the others are never decoded (hot path).
-_WANTED = frozenset(
-    (b"cookie", b"host", b"origin", b"sec-fetch-site", b"content-type", b"tether-passive", b"if-none-match", b"user-agent")
-)
+#: The headers the protocol reads, by the name ASGI servers send (lower case, bytes):
+#: one dict lookup per request header, and no decoding of the others (the hot path).
+_WANTED = {name.encode("latin-1"): name for name in HEADERS_READ}
 
 
 def request_from_scope(scope: Scope) -> Request:
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
-        if raw_name not in _WANTED:  # ASGI servers send header names in lower case
+        name = _WANTED.get(raw_name)  # ASGI servers send header names in lower case
+        if name is None:
             continue
-        name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
-        # Browsers split cookies over several headers under HTTP/2: join them.
-        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
-    return Request(
-        method=scope.get("method", "GET"),
-        path=scope.get("path", "/"),
-        scheme=scope.get("scheme", "http"),
-        headers=headers,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        client=client[0] if (client := scope.get("client")) else None,
+        if name == "cookie" and name in headers:
+            # Browsers split cookies over several headers under HTTP/2: join them.
+            value = f"{headers[name]}; {value}"
+        headers[name] = value
+    client = scope.get("client")
+    return make_request(
+        scope.get("method", "GET"),
+        scope.get("path", "/"),
+        scope.get("scheme", "http"),
+        headers,
+        scope.get("query_string", b"").decode("latin-1"),
+        client[0] if client else None,
     )
+
+
+#: :data:`JSON_HEADERS` as ASGI sends them, encoded once: every endpoint answer starts with them.
+_RAW_JSON_HEADERS = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in JSON_HEADERS)
+_N_JSON = len(JSON_HEADERS)
 
 
 async def send_response(send: Send, response: Response) -> None:
     """Send a tether answer, always with Content-Length (never chunked)."""
     body = response.body
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    if response.json:
+        # Only what follows the fixed prefix is encoded here (for a heartbeat: nothing).
+        headers = list(_RAW_JSON_HEADERS)
+        for k, v in response.headers[_N_JSON:]:
+            headers.append((k.encode("latin-1"), v.encode("latin-1")))
+    else:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -139,7 +152,8 @@ class TetherMiddleware(AsyncRuntime):
                 return  # the app's response was replaced by a 503; drop its body
             if message["type"] == "http.response.start":
                 try:
-                    cookies = await self.run(protocol.save_session(session))
+                    # Most pages ask nothing and change nothing: no generator to drive then.
+                    cookies = [] if protocol.saves_nothing(session) else await self.run(protocol.save_session(session))
                 except StoreUnavailable as exc:
                     # The sign-in or data write was not stored: say so rather than
                     # sending a page that pretends it was.

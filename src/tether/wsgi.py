@@ -105,8 +105,10 @@ class TetherMiddleware(Runtime):
             if failed is not None:
                 return lambda data: None
             if cookies is None:
+                protocol = self.protocol
                 try:
-                    cookies = self.run(self.protocol.save_session(session))
+                    # Most pages ask nothing and change nothing: no generator to drive then.
+                    cookies = [] if protocol.saves_nothing(session) else self.run(protocol.save_session(session))
                 except StoreUnavailable as exc:
                     failed = self.unavailable(exc)
                     respond(start_response, failed)
