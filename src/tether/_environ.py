@@ -20,6 +20,8 @@ _ENVIRON_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name 
 
 
 def request_from_environ(environ: Environ) -> Request:
+    """The protocol's facts about the request in ``environ``. ``headers`` holds only the
+    headers tether reads (:data:`~tether._protocol.HEADERS_READ`), never the whole environ."""
     headers: dict[str, str] = {}
     for name, key in _ENVIRON_KEYS:
         if key in environ:
