@@ -4,7 +4,8 @@ Routes (besides tether's own endpoints):
 - ``GET /whoami``: JSON ``{"user", "data", "ended"}`` with the app's own
   ``Vary: Accept-Language``; ``/api/poll/...`` is the same
   page under a configured passive path.
-- ``POST /login`` (JSON ``{"user": ...}``): sign in; ``POST /logout``: sign out.
+- ``POST /login`` (JSON ``{"user": ...}``): sign in; ``POST /logout``: sign out, then
+  write the JSON object it was sent, if any, to the session (a "signed out" message).
 - ``POST /data`` (JSON object): merge into the session data.
 - ``POST /end-others``: ``end_other_sessions()``.
 
@@ -44,6 +45,7 @@ async def login(request: Request) -> JSONResponse:
 
 async def logout(request: Request) -> JSONResponse:
     request.scope["tether"].logout()
+    request.session.update(await request.json() if await request.body() else {})
     return JSONResponse({"ok": True})
 
 

@@ -181,7 +181,9 @@ class CookieProtocol(Protocol):
         if session.wants_logout:
             if record is not None:
                 yield from self._end(record, "logout")
-            return [self._clear(secure)] if record is not None or session.clears_cookie else []
+            if not session.data:
+                return [self._clear(secure)] if record is not None or session.clears_cookie else []
+            record = None  # written after logout(): a new anonymous session carries it (as above)
         user = session.wants_login
         try:
             if user is not None or (record is None and session.data):

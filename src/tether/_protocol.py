@@ -271,8 +271,11 @@ class Protocol:
         if session.wants_logout:
             if record is not None:
                 yield from self._end(record, "logout")
-                return [self._clear(secure)]
-            return [self._clear(secure)] if session.clears_cookie else []
+            if not session.data:
+                return [self._clear(secure)] if record is not None or session.clears_cookie else []
+            # Written after logout() (a "you are signed out" message): the ended session
+            # stays ended, and a new anonymous one, with a new token, carries the data.
+            record = None
         user = session.wants_login
         if user is not None or (record is None and session.data):
             # Sign-in (or a first write to an anonymous session): always a new token.

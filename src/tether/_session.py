@@ -208,7 +208,8 @@ class Session:
         self._logout = False
 
     def logout(self) -> None:
-        """End the session now (reason ``logout``) and clear the cookie."""
+        """End the session now (reason ``logout``) and clear the cookie. Data written after
+        this (a "you are signed out" message) goes to a new anonymous session."""
         self._logout = True
         self._replace = True
         self._login = None

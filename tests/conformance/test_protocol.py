@@ -337,6 +337,22 @@ def test_logout_route_ends_session(server):
     assert server.ended == [(server.key(token), "logout")]
 
 
+def test_data_written_after_logout_goes_to_a_new_anonymous_session(server):
+    """A "you are signed out" message written after logout() is not lost (Django's own
+    sessions do the same): the old session stays ended, a new token carries the data."""
+    token = server.login()
+    server.client.post("/data", json={"cart": [1]})
+    response = server.client.post("/logout", json={"flash": "signed out"})
+    assert response.status_code == 200
+    fresh = server.token()
+    assert fresh and fresh != token and "Max-Age=0" not in response.headers["set-cookie"]
+    assert server.ended == [(server.key(token), "logout")]
+    assert server.record(token) is None
+    assert server.client.get("/whoami").json() == {"user": None, "data": {"flash": "signed out"}, "ended": None}
+    server.plant(token)  # the old token still names nothing
+    assert assert_json(server.status(), 401)["state"] == "ended"
+
+
 def vary(response) -> list[str]:
     return [part.strip().lower() for value in response.headers.get_list("vary") for part in value.split(",")]
 

@@ -32,6 +32,7 @@ def login(request: HttpRequest) -> JsonResponse:
 @require_POST
 def logout(request: HttpRequest) -> JsonResponse:
     request.session.tether.logout()
+    request.session.update(json.loads(request.body) if request.body else {})
     return JsonResponse({"ok": True})
 
 

@@ -33,6 +33,7 @@ def flask_app(store: Any, clock: Any, **config: Any) -> Flask:
     @app.post("/logout")
     def logout() -> Any:
         sign_out()
+        session.update(request.get_json(silent=True) or {})
         return jsonify(ok=True)
 
     @app.post("/end-others")

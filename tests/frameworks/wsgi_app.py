@@ -33,6 +33,7 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             handle.login(body["user"])
         elif path == "/logout":
             handle.logout()
+            environ["tether.data"].update(body)
         else:
             environ["tether.data"].update(body)
         return _json(start_response, {"ok": True})
