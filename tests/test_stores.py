@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tether import Meta, Record
@@ -50,3 +52,37 @@ class TestAsyncSQLiteStore(StoreContract):
         store = SyncOver(AsyncSQLiteStore(tmp_path / "sessions.db"))
         yield store
         store.close()
+
+
+def test_sync_over_per_thread_gives_each_thread_its_own_store_and_closes_each_once():
+    import threading
+
+    made: list[Any] = []
+
+    class Tracked(AsyncMemoryStore):
+        closed = 0
+
+        async def close(self) -> None:
+            type(self).closed += 1
+
+    def make() -> Tracked:
+        made.append(Tracked())
+        return made[-1]
+
+    driver = SyncOver.per_thread(make)
+    seen = []
+    for _ in range(2):
+        thread = threading.Thread(target=lambda: seen.append(driver.async_store))
+        thread.start()
+        thread.join()
+    assert driver.count() == 0  # this thread's store: a third one
+    assert len(made) == 3 and len({id(s) for s in seen}) == 2
+    driver.close()
+    assert Tracked.closed == 3
+
+
+def test_sync_over_takes_a_store_or_a_factory():
+    with pytest.raises(ValueError):
+        SyncOver()
+    with pytest.raises(ValueError):
+        SyncOver(AsyncMemoryStore(), make=AsyncMemoryStore)

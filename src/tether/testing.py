@@ -9,8 +9,9 @@
           def store(self, tmp_path):
               return MyStore(...)
 
-  Async stores are covered by wrapping them with :class:`SyncOver` in the fixture, so
-  one suite checks both twins.
+  Async stores are covered by wrapping them with :class:`SyncOver` in the fixture
+  (``SyncOver.per_thread(make)`` for a store whose client belongs to one event loop),
+  so one suite checks both twins.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import replace
-from typing import Any, Coroutine
+from typing import Any, Callable
 
 from ._policy import Policy
 from ._records import Record, hash_token, new_token
@@ -45,34 +46,68 @@ class FakeClock:
 
 
 class SyncOver:
-    """Drive an async store from sync test code, on private event loops."""
+    """Drive an async store from sync code (the contract suite, a script) on private
+    event loops, one per calling thread, so the contract's concurrent tests work too.
 
-    def __init__(self, store: Any):
-        self.async_store = store
+    ``SyncOver(store)`` shares one store between those loops: right for a store whose
+    state is not tied to a loop (memory, SQLite). ``SyncOver.per_thread(make)`` gives each
+    thread its own store as well: an asyncio client's connections belong to the loop that
+    opened them (Redis, PostgreSQL), and a store per thread models one app server per
+    thread, on the same data.
+    """
+
+    def __init__(self, store: Any = None, *, make: Callable[[], Any] | None = None):
+        if (store is None) == (make is None):
+            raise ValueError("SyncOver takes a store or (per_thread) a factory, not both")
+        self._shared = store
+        self._make = make
         self._local = threading.local()
-        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._all: list[tuple[asyncio.AbstractEventLoop, Any]] = []
+        self._lock = threading.Lock()
 
-    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        # One loop per calling thread, so the contract's concurrent tests work too.
-        loop = getattr(self._local, "loop", None)
-        if loop is None:
-            loop = self._local.loop = asyncio.new_event_loop()
-            self._loops.append(loop)
-        return loop.run_until_complete(coro)
+    @classmethod
+    def per_thread(cls, make: Callable[[], Any]) -> SyncOver:
+        """Each calling thread gets ``make()``, its own store, on its own loop."""
+        return cls(make=make)
 
-    def close(self) -> None:
-        """Close the store, then every private loop (none is left for the GC to close)."""
-        self._run(self.async_store.close())
-        for loop in self._loops:
-            loop.close()
-        self._loops.clear()
-        self._local = threading.local()
+    @property
+    def async_store(self) -> Any:
+        """This thread's store (the shared one, or this thread's own)."""
+        return self._mine()[1]
+
+    def _mine(self) -> tuple[asyncio.AbstractEventLoop, Any]:
+        mine = getattr(self._local, "mine", None)
+        if mine is None:
+            store = self._shared if self._make is None else self._make()
+            mine = self._local.mine = (asyncio.new_event_loop(), store)
+            with self._lock:
+                self._all.append(mine)
+        return mine
 
     def __getattr__(self, name: str) -> Any:
-        if name not in METHODS:
+        if name not in METHODS or name == "close":
             raise AttributeError(name)
-        method = getattr(self.async_store, name)
-        return lambda *args, **kwargs: self._run(method(*args, **kwargs))
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            loop, store = self._mine()
+            return loop.run_until_complete(getattr(store, name)(*args, **kwargs))
+
+        return call
+
+    def close(self) -> None:
+        """Close every store on the loop it ran on (the shared one once), then every loop:
+        none is left for the garbage collector to close."""
+        with self._lock:
+            everything, self._all = self._all, []
+        self._local = threading.local()
+        closed: set[int] = set()
+        for loop, store in everything:
+            if id(store) not in closed:
+                closed.add(id(store))
+                loop.run_until_complete(store.close())
+            loop.close()
+        if not everything and self._shared is not None:
+            asyncio.run(self._shared.close())
 
 
 def make_record(now: float, *, user: str | None = None, data: dict[str, Any] | None = None,

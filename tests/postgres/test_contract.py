@@ -15,9 +15,8 @@ from tether import Policy
 from tether.exceptions import ConfigurationError
 from tether.stores.postgres import AsyncPostgresStore, PostgresStore, pool_options, schema_sql
 from tether.stores.urls import open_store
-from tether.testing import StoreContract, make_record
+from tether.testing import StoreContract, SyncOver, make_record
 
-from .helpers import PerThreadAsync
 
 NOW = 1_800_000_000.0
 
@@ -33,14 +32,14 @@ class TestPostgresStore(StoreContract):
 class TestAsyncPostgresStore(StoreContract):
     @pytest.fixture
     def store(self, postgres_url):
-        store = PerThreadAsync(lambda: AsyncPostgresStore.from_url(postgres_url))
+        store = SyncOver.per_thread(lambda: AsyncPostgresStore.from_url(postgres_url))
         yield store
         store.close()
 
 
 @pytest.fixture(params=["sync", "async"])
 def store(request, postgres_url):
-    made = PostgresStore.from_url(postgres_url) if request.param == "sync" else PerThreadAsync(
+    made = PostgresStore.from_url(postgres_url) if request.param == "sync" else SyncOver.per_thread(
         lambda: AsyncPostgresStore.from_url(postgres_url)
     )
     yield made

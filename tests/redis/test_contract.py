@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tether.stores.redis import AsyncRedisStore, RedisStore
-from tether.testing import StoreContract
+from tether.testing import StoreContract, SyncOver
 
-from .helpers import PerThreadAsync, async_client, async_cluster_client, sync_client, sync_cluster_client
+from .helpers import async_client, async_cluster_client, sync_client, sync_cluster_client
 
 
 class TestRedisStore(StoreContract):
@@ -40,7 +40,7 @@ class TestRedisStoreResp3(StoreContract):
 class TestAsyncRedisStore(StoreContract):
     @pytest.fixture
     def store(self, redis_server, prefix):
-        store = PerThreadAsync(lambda: AsyncRedisStore(async_client(redis_server.port), prefix=prefix))
+        store = SyncOver.per_thread(lambda: AsyncRedisStore(async_client(redis_server.port), prefix=prefix, owns_client=True))
         yield store
         store.close()
 
@@ -57,6 +57,6 @@ class TestAsyncRedisClusterStore(StoreContract):
     @pytest.fixture
     def store(self, redis_cluster, prefix):
         port = redis_cluster.nodes[1].port
-        store = PerThreadAsync(lambda: AsyncRedisStore(async_cluster_client(port), prefix=prefix))
+        store = SyncOver.per_thread(lambda: AsyncRedisStore(async_cluster_client(port), prefix=prefix, owns_client=True))
         yield store
         store.close()
